@@ -1,0 +1,1 @@
+"""The collection engine: scheduler, ingest and the process that runs them (branchops engine)."""
