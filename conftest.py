@@ -1,5 +1,7 @@
 """Settings every test shares; builders live in branchops.core.testing."""
 
+import os
+
 import pytest
 
 
@@ -8,6 +10,14 @@ def _fast_password_hashing(settings):  # type: ignore[no-untyped-def]
     # Argon2 is right for people and wrong for hundreds of test users; one test checks
     # that the product setting really is Argon2.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _lab_addresses_per_worker(settings):  # type: ignore[no-untyped-def]
+    # A lab fault drops traffic to a device's address for the whole machine; two test
+    # workers simulating estates at the same addresses would see each other's faults.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    settings.LAB_ADDRESS_BLOCK = 10 + 10 * (int(worker) % 20)
 
 
 @pytest.fixture(autouse=True)

@@ -15,11 +15,13 @@ from pathlib import Path
 NOT_YET = 3  # exit status of a command that a later release provides
 
 
-def _django() -> None:
+def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "branchops.settings")
     import django
+    from django.apps import apps
 
-    django.setup()
+    if not apps.ready:  # a second setup would re-point logging at whatever stderr is now
+        django.setup()
 
 
 def _not_yet(what: str, issue: str) -> Callable[[argparse.Namespace], int]:
@@ -34,7 +36,7 @@ def _not_yet(what: str, issue: str) -> Callable[[argparse.Namespace], int]:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    _django()
+    setup_django()
     from branchops.core import setup
 
     setup.migrate(verbosity=0)
@@ -48,7 +50,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    _django()
+    setup_django()
     from django.conf import settings
 
     from branchops.core import setup
@@ -84,7 +86,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    _django()
+    setup_django()
     from branchops.core import setup
 
     setup.check_migrated()
@@ -92,7 +94,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    _django()
+    setup_django()
     from branchops.core import setup
     from branchops.core.processes import run_together
 
@@ -104,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
-    _django()
+    setup_django()
     from django.conf import settings
 
     from branchops.core import setup
@@ -127,7 +129,7 @@ def cmd_lab_run(args: argparse.Namespace) -> int:
 
 
 def cmd_lab_fault(args: argparse.Namespace) -> int:
-    _django()
+    setup_django()
     from branchops.lab.sim.cli import run_fault
 
     return run_fault(
@@ -141,7 +143,7 @@ def cmd_lab_fault(args: argparse.Namespace) -> int:
 
 
 def cmd_lab_heal(args: argparse.Namespace) -> int:
-    _django()
+    setup_django()
     from branchops.lab.sim.cli import run_heal
 
     return run_heal(args.target, everything=args.everything)
@@ -158,7 +160,7 @@ def _serve(port: int, *, host: str, workers: int | None) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    _django()
+    setup_django()
     from branchops.cmdb.importing import cli_import
 
     return int(
@@ -167,14 +169,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    _django()
+    setup_django()
     from branchops.cmdb.importing import cli_export
 
     return int(cli_export(args.kind, Path(args.file)))
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    _django()
+    setup_django()
     from branchops.core.choices import ChangeSource, TokenScope
     from branchops.core.models import User
     from branchops.core.tokens import create_token
@@ -198,7 +200,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
-    _django()
+    setup_django()
     from branchops.core.models import ApiToken
 
     tokens = ApiToken.objects.select_related("user").order_by("user__username", "-created_at")
@@ -212,7 +214,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
-    _django()
+    setup_django()
     from branchops.core.choices import ChangeSource
     from branchops.core.models import ApiToken, User
     from branchops.core.tokens import revoke_token
@@ -229,7 +231,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_user_create(args: argparse.Namespace) -> int:
-    _django()
+    setup_django()
     from branchops.core import setup
 
     try:

@@ -132,6 +132,8 @@ LOGOUT_REDIRECT_URL = "core:login"
 LOGIN_MAX_FAILURES = env_int("BRANCHOPS_LOGIN_MAX_FAILURES", 5, minimum=1, maximum=100)
 LOGIN_LOCKOUT_MINUTES = env_int("BRANCHOPS_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 API_TOKEN_DEFAULT_DAYS = env_int("BRANCHOPS_API_TOKEN_DAYS", 90, minimum=1, maximum=3650)
+# The simulated estate's management addresses start at 127.<block>.0.0 (docs/lab.md).
+LAB_ADDRESS_BLOCK = env_int("BRANCHOPS_LAB_ADDRESS_BLOCK", 1, minimum=1, maximum=250)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

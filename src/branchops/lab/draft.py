@@ -26,8 +26,10 @@ from branchops.lab.spec import (
     SystemRow,
 )
 
-# Management addresses are 127.<1 + site // 250>.<site % 250>.<10 + device>: always inside
-# 127.0.0.0/8, never 127.0.0.1, unique, and readable (the third octet names the site).
+# Management addresses are 127.<block + site // 250>.<site % 250>.<10 + device>: always
+# inside 127.0.0.0/8, never 127.0.0.1, unique, and readable (the third octet names the site).
+# The block (default 1, BRANCHOPS_LAB_ADDRESS_BLOCK) lets two labs share one machine: the
+# lab's faults drop traffic by address, so each needs addresses of its own.
 SITES_PER_OCTET = 250
 FIRST_HOST = 10
 MAX_DEVICES_PER_SITE = 255 - FIRST_HOST
@@ -37,19 +39,20 @@ MAX_SITES = (255 - 1) * SITES_PER_OCTET
 _STEADY_ROLES = frozenset({"firewall", "vpn-concentrator", "core-switch"})
 
 
-def management_ip(site_index: int, device_index: int) -> str:
-    if not 0 <= site_index < MAX_SITES:
+def management_ip(site_index: int, device_index: int, block: int = 1) -> str:
+    if not 0 <= site_index < MAX_SITES - (block - 1) * SITES_PER_OCTET:
         raise ValueError(f"site index {site_index} does not fit the 127/8 address plan")
     if not 0 <= device_index < MAX_DEVICES_PER_SITE:
         raise ValueError(f"device index {device_index} does not fit the 127/8 address plan")
     octet2, octet3 = divmod(site_index, SITES_PER_OCTET)
-    return f"127.{1 + octet2}.{octet3}.{FIRST_HOST + device_index}"
+    return f"127.{block + octet2}.{octet3}.{FIRST_HOST + device_index}"
 
 
 class Draft:
-    def __init__(self, seed: int, today: dt.date) -> None:
+    def __init__(self, seed: int, today: dt.date, address_block: int = 1) -> None:
         self.seed = seed
         self.today = today
+        self.address_block = address_block
         self.regions: list[RegionRow] = []
         self.sites: list[SiteRow] = []
         self.devices: list[DeviceRow] = []
@@ -128,7 +131,9 @@ class Draft:
             serial=serial,
             asset_tag=f"EXS-{year}-{self._asset_seq:06d}",
             status=status,
-            management_ip=management_ip(self._site_index[site_code], len(at_site)),
+            management_ip=management_ip(
+                self._site_index[site_code], len(at_site), self.address_block
+            ),
             firmware_version=catalogue.firmware_for(model, platform, rng),
             criticality=criticality,
             depends_on=on.name if on else None,

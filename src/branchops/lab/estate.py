@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.utils import timezone
 
 from branchops.lab import contacts, contracts, devices, links, sites, systems
@@ -34,10 +35,11 @@ MAX_BRANCHES = MAX_SITES - 3 - len(PROVINCES)
 
 def build(branches: int, seed: int, today: dt.date | None = None) -> Estate:
     """The estate with ``branches`` branches; contract and other dates are relative to
-    ``today`` (default: the local date)."""
+    ``today`` (default: the local date); management addresses start at 127.<block>.0.0
+    (BRANCHOPS_LAB_ADDRESS_BLOCK, default 1)."""
     if not 1 <= branches <= MAX_BRANCHES:
         raise ValueError(f"branches must be between 1 and {MAX_BRANCHES}, not {branches}")
-    draft = Draft(seed, today or timezone.localdate())
+    draft = Draft(seed, today or timezone.localdate(), settings.LAB_ADDRESS_BLOCK)
     sites.add_regions(draft)
     sites.add_sites(draft, branches)
     devices.add_devices(draft)

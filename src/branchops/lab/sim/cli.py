@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 import time
@@ -64,11 +63,11 @@ def _config(args: argparse.Namespace) -> LabConfig:
 def run_lab(argv: Sequence[str] | None = None) -> int:
     """``branchops lab``: run the simulated estate until Ctrl-C or SIGTERM."""
     args = parser().parse_args(list(argv) if argv is not None else None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "branchops.settings")
-    import django
     from django.db import DatabaseError
 
-    django.setup()
+    from branchops.cli import setup_django
+
+    setup_django()
     try:
         config = _config(args)
         _say("Reading the estate from the database ...")

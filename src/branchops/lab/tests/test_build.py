@@ -180,6 +180,17 @@ def test_each_edge_site_has_a_vpn_pair_over_its_internet_line(
         assert {link.kind for link in between_dcs} == {LinkKind.LEASED_LINE, LinkKind.INTERNET}
 
 
+def test_two_labs_on_one_machine_get_disjoint_address_blocks(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.LAB_ADDRESS_BLOCK = 1
+    first = {d.management_ip for d in build(8, seed=7, today=TODAY).devices}
+    settings.LAB_ADDRESS_BLOCK = 40
+    second = {d.management_ip for d in build(8, seed=7, today=TODAY).devices}
+    assert first.isdisjoint(second)
+    assert all(address.startswith("127.40.") for address in second)
+    with pytest.raises(ValueError, match="127/8"):
+        management_ip(250, 0, block=254)  # a block near the top leaves room for fewer sites
+
+
 @pytest.mark.parametrize("estate_name", ["small", "full"])
 def test_management_addresses_are_unique_loopback_and_never_127_0_0_1(
     estate_name: str, request: pytest.FixtureRequest
