@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "branchops.cmdb",
     "branchops.monitoring",
     "branchops.agents",
+    "branchops.alerts",
 ]
 
 MIDDLEWARE = [

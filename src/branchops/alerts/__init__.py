@@ -1,0 +1,1 @@
+"""Alerts: rules, events, topology correlation, silences, notifications."""
