@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -208,6 +209,8 @@ class BusinessCalendar(BilingualName):
             "weekday rule and are flagged as unknown."
         ),
     )
+    # A fresh random number on every change of the calendar or its days, never an
+    # increment: a rolled-back change must not leave a number a later change reuses.
     revision = models.PositiveIntegerField(_("revision"), default=0, editable=False)
 
     class Meta:
@@ -243,15 +246,25 @@ class BusinessCalendar(BilingualName):
         ]
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        self.revision = new_revision()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "revision"}
         super().save(*args, **kwargs)
-        _bump_revision(self.pk)
-        self.refresh_from_db(fields=["revision"])
+
+
+def new_revision() -> int:
+    """A new value for ``BusinessCalendar.revision``.
+
+    Each process keeps one snapshot per calendar (core.calendars.load) tagged with the
+    revision it was built from; a new revision in the database is how a change made in one
+    process reaches the others.
+    """
+    return secrets.randbelow(2**31 - 2) + 1
 
 
 def _bump_revision(calendar_id: int) -> None:
-    # Each process keeps one snapshot per calendar (core.calendars.load) tagged with this
-    # number; bumping it in the database is how a change reaches the other processes.
-    BusinessCalendar.objects.filter(pk=calendar_id).update(revision=models.F("revision") + 1)
+    BusinessCalendar.objects.filter(pk=calendar_id).update(revision=new_revision())
 
 
 class CalendarDayKind(models.TextChoices):
