@@ -19,6 +19,7 @@ import hmac
 import json
 from typing import ClassVar, Final
 
+import httpx
 from pydantic import Field, field_validator
 
 from branchops.alerts.transports import markdown
@@ -66,10 +67,12 @@ class DingTalkTransport(Transport[DingTalkConfig]):
         if config.secret:
             timestamp = int(self.clock() * 1000)
             params = {"timestamp": str(timestamp), "sign": sign(config.secret, timestamp)}
+        # Merged into the configured URL, which already holds the access_token (httpx's
+        # own ``params=`` would replace that query instead).
+        url = httpx.URL(config.url).copy_merge_params(params) if params else config.url
         request = self.client.build_request(
             "POST",
-            config.url,
-            params=params or None,  # merged with the access_token already in the URL
+            url,
             content=json.dumps(payload, ensure_ascii=False).encode(),
             headers={"Content-Type": "application/json; charset=utf-8"},
         )

@@ -38,12 +38,19 @@ VALUE_CHARS: Final = 300
 ITEM_CHARS: Final = 300
 
 _URL_SAFE: Final = ":/?#@!$&*+,;=%~"
-_INLINE: Final = re.compile(r"([\\`*_\[\]<>#~|!])")
+_ANGLES: Final = str.maketrans({"<": "\uff1c", ">": "\uff1e"})
+_INLINE: Final = re.compile(r"([\\`*_\[\]#~|!])")
 _LINE_START: Final = re.compile(r"^(\s*)([-+=]|\d+[.)])", re.MULTILINE)
 
 
 def escape(text: str) -> str:
-    """``text`` shown literally by a markdown renderer (inline marks and block starts)."""
+    """``text`` shown literally by a markdown renderer (inline marks and block starts).
+
+    Angle brackets become their full-width look-alikes instead of being escaped: it is not
+    documented whether DingTalk and WeCom honour a backslash before ``<``, and their
+    markdown takes HTML-like tags (``<font>``, WeCom's ``<@userid>`` mention).
+    """
+    text = text.translate(_ANGLES)
     return _LINE_START.sub(r"\1\\\2", _INLINE.sub(r"\\\1", text))
 
 
