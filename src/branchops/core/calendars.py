@@ -33,6 +33,7 @@ import datetime as dt
 import io
 import itertools
 import logging
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -137,12 +138,12 @@ class Calendar:
     periods: tuple[tuple[int, int], ...]  # microseconds after local midnight, sorted
     known_from: dt.date | None
     known_until: dt.date | None
-    days: Mapping[dt.date, DayEntry]
+    days: Mapping[dt.date, DayEntry] = field(repr=False)
     revision: int = 0
     always: bool = field(init=False)
     first: dt.date = field(init=False)
-    open_days: bytes = field(init=False)
-    cumulative: tuple[int, ...] = field(init=False)
+    open_days: bytes = field(init=False, repr=False)
+    cumulative: tuple[int, ...] = field(init=False, repr=False)
     _epoch: dt.datetime = field(init=False, repr=False)
     _day_length: int = field(init=False, repr=False)
     _week: tuple[int, ...] = field(init=False, repr=False)  # open µs before weekday i
@@ -588,7 +589,12 @@ _CLOSED_NAME = "休市"  # the exchanges' word for a closure that is no public h
 def _exchange_calendar() -> Any:
     import exchange_calendars  # type: ignore[import-untyped]
 
-    return exchange_calendars.get_calendar("XSHG")
+    # exchange-calendars 4.13 uses a pandas API that pandas now deprecates; that warning
+    # is theirs to fix, and our tests turn warnings into errors.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        return exchange_calendars.get_calendar("XSHG")
 
 
 @cache
@@ -646,7 +652,11 @@ def _trading_days(year: int) -> list[DayEntry]:
             )
             % {"first": first.isoformat(), "last": last.isoformat(), "year": year}
         )
-    sessions = {ts.date() for ts in xshg.sessions_in_range(f"{year}-01-01", f"{year}-12-31")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        found = xshg.sessions_in_range(f"{year}-01-01", f"{year}-12-31")
+    sessions = {ts.date() for ts in found}
     rows = []
     day = dt.date(year, 1, 1)
     while day.year == year:
