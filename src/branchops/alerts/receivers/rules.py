@@ -178,7 +178,8 @@ def render_key(template: str, labels: Mapping[str, str], family: str) -> str:
     """The pairing key: the rule's template, or ``family:subject`` by default."""
     if template:
         return template.format_map(_Blank(labels))
-    return f"{family}:{subject_of(labels)}"
+    subject = subject_of(labels)
+    return f"{family}:{subject}" if subject else family
 
 
 def subject_of(labels: Mapping[str, str]) -> str:
