@@ -135,6 +135,17 @@ LOGIN_LOCKOUT_MINUTES = env_int("BRANCHOPS_LOGIN_LOCKOUT_MINUTES", 15, minimum=1
 API_TOKEN_DEFAULT_DAYS = env_int("BRANCHOPS_API_TOKEN_DAYS", 90, minimum=1, maximum=3650)
 # The simulated estate's management addresses start at 127.<block>.0.0 (docs/lab.md).
 LAB_ADDRESS_BLOCK = env_int("BRANCHOPS_LAB_ADDRESS_BLOCK", 1, minimum=1, maximum=250)
+# Alerts: the address people reach BranchOps at (links in notifications), how long an
+# acknowledgement link works, and the names of the three severities (docs/alerts.md).
+BASE_URL = env_str("BRANCHOPS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+ALERT_ACK_LINK_HOURS = env_int("BRANCHOPS_ALERT_ACK_LINK_HOURS", 24, minimum=1, maximum=24 * 14)
+ALERT_SEVERITY_NAMES = [
+    n.strip() for n in env_str("BRANCHOPS_ALERT_SEVERITY_NAMES", "").split(",") if n.strip()
+]
+if ALERT_SEVERITY_NAMES and len(ALERT_SEVERITY_NAMES) != 3:
+    raise ConfigError(
+        "BRANCHOPS_ALERT_SEVERITY_NAMES: give three names, most urgent first, e.g. P1,P2,P3"
+    )
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

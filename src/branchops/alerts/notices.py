@@ -1,0 +1,108 @@
+"""Wording a notification: from an outbox row to a Notice in the product's language."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from branchops.alerts.choices import NotificationKind
+from branchops.alerts.models import Alert, Notification
+from branchops.alerts.services import ack_token
+from branchops.alerts.transports import Notice
+
+SYMPTOMS_LISTED = 50
+
+
+def severity_label(severity: int) -> str:
+    names = settings.ALERT_SEVERITY_NAMES
+    if names:
+        return str(names[severity - 1])
+    return {1: _("Severity 1"), 2: _("Severity 2"), 3: _("Severity 3")}.get(severity, str(severity))
+
+
+def notice_for(row: Notification) -> Notice:
+    with translation.override(settings.LANGUAGE_CODE):
+        return _notice(row)
+
+
+def digest_for(rows: list[Notification]) -> Notice:
+    """Many notifications for one channel at once: one message that lists them."""
+    with translation.override(settings.LANGUAGE_CODE):
+        worst = min(r.alert.severity for r in rows)
+        return Notice(
+            kind=NotificationKind.DIGEST,
+            severity=worst,
+            severity_label=severity_label(worst),
+            title=_("%(count)d alert notifications") % {"count": len(rows)},
+            body=_("Too many messages for this channel at once; here they are together."),
+            items=[
+                f"[{severity_label(r.alert.severity)}] {_prefix(r)}{r.alert.title}" for r in rows
+            ],
+            link=settings.BASE_URL + reverse("alerts:console"),
+            key=f"digest-{rows[0].pk}",
+        )
+
+
+def _prefix(row: Notification) -> str:
+    if row.kind == NotificationKind.RESOLVED:
+        return _("Resolved: ")
+    if row.kind == NotificationKind.ESCALATION:
+        return _("Escalated: ")
+    return ""
+
+
+def _notice(row: Notification) -> Notice:
+    alert: Alert = row.alert
+    fields = _fields(alert)
+    items: list[str] = []
+    symptoms = alert.symptoms.filter(status="firing").select_related("site")
+    count = symptoms.count()
+    if count:
+        fields.append((_("Symptoms"), str(count)))
+        items = [
+            f"{s.site.code if s.site else ''} {s.title}".strip() for s in symptoms[:SYMPTOMS_LISTED]
+        ]
+        items += (
+            [_("… and %(count)d more") % {"count": count - SYMPTOMS_LISTED}]
+            if count > SYMPTOMS_LISTED
+            else []
+        )
+    firing = row.kind != NotificationKind.RESOLVED
+    title = _prefix(row) + alert.title
+    if row.kind == NotificationKind.ESCALATION:
+        fields.insert(0, (_("Escalation level"), str(row.level)))
+    return Notice(
+        kind=row.kind,
+        severity=alert.severity,
+        severity_label=severity_label(alert.severity),
+        title=title,
+        body=alert.summary,
+        fields=fields,
+        link=settings.BASE_URL + alert.get_absolute_url(),
+        ack_link=_ack_link(alert, row) if firing and alert.acknowledged_at is None else "",
+        items=items,
+        key=str(row.pk),
+    )
+
+
+def _fields(alert: Alert) -> list[tuple[str, str]]:
+    fields: list[tuple[str, str]] = []
+    if alert.site is not None:
+        fields.append((_("Site"), f"{alert.site.code} {alert.site.name}"))
+    if alert.device is not None:
+        fields.append((_("Device"), alert.device.name))
+    if alert.affected_sites > 1:
+        fields.append((_("Sites affected"), str(alert.affected_sites)))
+    started = timezone.localtime(alert.started_at).strftime("%Y-%m-%d %H:%M:%S")
+    fields.append((_("Started"), started))
+    if alert.resolved_at is not None:
+        resolved = timezone.localtime(alert.resolved_at).strftime("%Y-%m-%d %H:%M:%S")
+        fields.append((_("Resolved"), resolved))
+    return fields
+
+
+def _ack_link(alert: Alert, row: Notification) -> str:
+    token = ack_token(alert.pk, row.channel_id)
+    return settings.BASE_URL + reverse("alerts:ack_link", args=[token])

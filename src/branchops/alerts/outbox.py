@@ -1,0 +1,285 @@
+"""The outbox: deliver queued notifications, retry with backoff, never without bound.
+
+Rows are claimed compare-and-set (pending → sending), so two engines never send one row.
+A row left in ``sending`` by a crash is tried again after ``stale_s`` with the same
+idempotency key (the row id); that is the one case where a receiver may see a message
+twice, and webhook receivers can drop it by the key. Each channel has a rate limit: when
+more is due than it may send, the rest goes out as one digest. A channel that keeps
+failing is marked, and each row gives up after ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from branchops.alerts.choices import EventKind, NotificationStatus
+from branchops.alerts.models import AlertEvent, Channel, DeliveryAttempt, Notification
+from branchops.alerts.notices import digest_for, notice_for
+from branchops.alerts.transports import Notice, Transport, TransportError, build
+from branchops.core.db import in_thread
+
+log = logging.getLogger(__name__)
+DUE = (NotificationStatus.PENDING, NotificationStatus.RETRYING)
+
+
+@dataclass
+class OutboxStats:
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    digests: int = 0
+    passes: int = 0
+
+
+@dataclass
+class _Bucket:
+    """Per-channel token bucket: ``per_minute`` messages, refilled continuously."""
+
+    per_minute: int
+    tokens: float = -1.0
+    at: float = 0.0
+
+    def take(self, now: float, wanted: int) -> int:
+        if self.tokens < 0:
+            self.tokens, self.at = float(self.per_minute), now
+        self.tokens = min(self.per_minute, self.tokens + (now - self.at) * self.per_minute / 60)
+        self.at = now
+        granted = min(wanted, int(self.tokens))
+        self.tokens -= granted
+        return granted
+
+
+@dataclass
+class _Outcome:
+    rows: list[Notification]
+    ok: bool
+    status: str
+    detail: str
+    retryable: bool
+    duration_ms: float
+
+
+@dataclass
+class Outbox:
+    client: httpx.AsyncClient
+    clock: Callable[[], float] = time.time
+    batch: int = 500
+    max_attempts: int = 8
+    backoff_s: float = 15.0
+    stale_s: float = 120.0
+    failing_after: int = 3
+    stats: OutboxStats = field(default_factory=OutboxStats)
+
+    def __post_init__(self) -> None:
+        self._buckets: dict[int, _Bucket] = {}
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, every_s: float = 1.0) -> None:
+        await in_thread(self.recover_stale)
+        while not stop.is_set():
+            try:
+                await self.deliver_due()
+            except Exception:
+                log.exception("outbox pass failed; will retry")
+            self._wake.clear()
+            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waits, timeout=every_s, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+
+    def recover_stale(self) -> int:
+        """Rows a crashed engine left in ``sending`` are due again."""
+        cutoff = timezone.now() - dt.timedelta(seconds=self.stale_s)
+        return Notification.objects.filter(
+            status=NotificationStatus.SENDING, claimed_at__lt=cutoff
+        ).update(status=NotificationStatus.RETRYING)
+
+    async def deliver_due(self) -> int:
+        self.stats.passes += 1
+        rows = await in_thread(self._claim)
+        if not rows:
+            return 0
+        by_channel: dict[int, list[tuple[Notification, Notice]]] = defaultdict(list)
+        for row, notice in rows:
+            by_channel[row.channel_id].append((row, notice))
+        jobs = [self._channel_pass(group) for group in by_channel.values()]
+        outcomes = [o for result in await asyncio.gather(*jobs) for o in result]
+        await in_thread(self._record, outcomes)
+        return len(rows)
+
+    # ---- claiming ----------------------------------------------------------------------------
+
+    def _claim(self) -> list[tuple[Notification, Notice]]:
+        now = timezone.now()
+        with transaction.atomic():
+            ids = list(
+                Notification.objects.filter(status__in=DUE, due_at__lte=now)
+                .order_by("due_at", "id")
+                .values_list("id", flat=True)[: self.batch]
+            )
+            if not ids:
+                return []
+            Notification.objects.filter(pk__in=ids, status__in=DUE).update(
+                status=NotificationStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+            )
+        rows = Notification.objects.filter(
+            pk__in=ids, status=NotificationStatus.SENDING, claimed_at=now
+        ).select_related("alert__site", "alert__device", "channel")
+        # The words are made here, in a thread that may use the ORM.
+        return [(row, notice_for(row)) for row in rows]
+
+    # ---- sending -----------------------------------------------------------------------------
+
+    async def _channel_pass(self, due: list[tuple[Notification, Notice]]) -> list[_Outcome]:
+        rows = [row for row, _ in due]
+        channel = rows[0].channel
+        bucket = self._buckets.setdefault(channel.pk, _Bucket(channel.per_minute))
+        bucket.per_minute = channel.per_minute
+        granted = bucket.take(self.clock(), len(rows))
+        if granted == 0:
+            return [_Outcome(rows, False, "rate limited", "", True, 0.0)]
+        try:
+            transport = await in_thread(_transport, channel, self.client, self.clock)
+        except TransportError as exc:
+            return [_Outcome(rows, False, "bad settings", str(exc), False, 0.0)]
+        if granted >= len(rows):
+            singles = [self._send(transport, [row], notice) for row, notice in due]
+            return list(await asyncio.gather(*singles))
+        # More is due than the channel may take: the first ones alone, the rest as a digest.
+        alone, rest = due[: granted - 1], rows[granted - 1 :]
+        digest = await in_thread(digest_for, rest)
+        self.stats.digests += 1
+        jobs = [self._send(transport, [row], notice) for row, notice in alone]
+        jobs.append(self._send(transport, rest, digest))
+        return list(await asyncio.gather(*jobs))
+
+    async def _send(
+        self, transport: Transport[Any], rows: list[Notification], notice: Notice
+    ) -> _Outcome:
+        began = time.perf_counter()
+        try:
+            delivery = await transport.send(notice)
+        except TransportError as exc:
+            took = (time.perf_counter() - began) * 1000
+            return _Outcome(rows, False, str(exc)[:100], exc.detail, exc.retryable, took)
+        except Exception as exc:  # a transport bug must not stop the outbox
+            log.exception("channel %s raised", rows[0].channel_id)
+            took = (time.perf_counter() - began) * 1000
+            return _Outcome(rows, False, type(exc).__name__, str(exc), True, took)
+        took = (time.perf_counter() - began) * 1000
+        return _Outcome(rows, delivery.ok, delivery.status, delivery.detail, True, took)
+
+    # ---- recording ---------------------------------------------------------------------------
+
+    def _record(self, outcomes: list[_Outcome]) -> None:
+        now = timezone.now()
+        with transaction.atomic():
+            for outcome in outcomes:
+                if outcome.status == "rate limited":
+                    self._postpone(outcome.rows, now)
+                    continue
+                self._log(outcome, now)
+                if outcome.ok:
+                    self._sent(outcome.rows, now)
+                else:
+                    self._failed(outcome, now)
+                self._channel_health(outcome, now)
+
+    def _postpone(self, rows: list[Notification], now: dt.datetime) -> None:
+        Notification.objects.filter(pk__in=[r.pk for r in rows]).update(
+            status=NotificationStatus.PENDING,
+            due_at=now + dt.timedelta(seconds=5),
+            attempts=F("attempts") - 1,
+        )
+
+    def _log(self, outcome: _Outcome, now: dt.datetime) -> None:
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(
+                notification=row,
+                at=now,
+                ok=outcome.ok,
+                status=outcome.status[:100],
+                detail=outcome.detail[:500],
+                duration_ms=round(outcome.duration_ms, 1),
+            )
+            for row in outcome.rows
+        )
+
+    def _sent(self, rows: list[Notification], now: dt.datetime) -> None:
+        first = rows[0]
+        if len(rows) == 1:
+            Notification.objects.filter(pk=first.pk).update(
+                status=NotificationStatus.SENT, sent_at=now, last_error=""
+            )
+        else:
+            Notification.objects.filter(pk__in=[r.pk for r in rows]).update(
+                status=NotificationStatus.DIGESTED, sent_at=now, digest=first, last_error=""
+            )
+        AlertEvent.objects.bulk_create(
+            AlertEvent(
+                alert_id=r.alert_id,
+                at=now,
+                kind=EventKind.NOTIFIED,
+                detail=f"{r.kind} L{r.level} → {r.channel.name}",
+            )
+            for r in rows
+        )
+        self.stats.sent += len(rows)
+
+    def _failed(self, outcome: _Outcome, now: dt.datetime) -> None:
+        for row in outcome.rows:
+            attempts = row.attempts  # counted when the row was claimed
+            give_up = not outcome.retryable or attempts >= self.max_attempts
+            delay = self.backoff_s * 2 ** min(attempts - 1, 8)
+            Notification.objects.filter(pk=row.pk).update(
+                status=NotificationStatus.DEAD if give_up else NotificationStatus.RETRYING,
+                due_at=now + dt.timedelta(seconds=delay),
+                last_error=f"{outcome.status}: {outcome.detail}"[:500],
+            )
+            if give_up:
+                self.stats.dead += 1
+                AlertEvent.objects.create(
+                    alert_id=row.alert_id,
+                    at=now,
+                    kind=EventKind.NOTIFY_FAILED,
+                    detail=f"{row.channel.name}: {outcome.status}"[:500],
+                )
+        self.stats.failed += len(outcome.rows)
+
+    def _channel_health(self, outcome: _Outcome, now: dt.datetime) -> None:
+        channel = outcome.rows[0].channel
+        if outcome.ok:
+            Channel.objects.filter(pk=channel.pk).update(
+                consecutive_failures=0, failing_since=None, last_error=""
+            )
+            return
+        Channel.objects.filter(pk=channel.pk).update(
+            consecutive_failures=F("consecutive_failures") + 1,
+            last_error=f"{outcome.status}: {outcome.detail}"[:500],
+        )
+        Channel.objects.filter(
+            Q(pk=channel.pk),
+            Q(failing_since__isnull=True),
+            consecutive_failures__gte=self.failing_after,
+        ).update(failing_since=now)
+
+
+def _transport(
+    channel: Channel, client: httpx.AsyncClient, clock: Callable[[], float]
+) -> Transport[Any]:
+    return build(channel.kind, {**channel.config, **channel.secrets()}, client=client, clock=clock)
