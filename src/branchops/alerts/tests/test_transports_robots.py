@@ -133,7 +133,8 @@ def test_dingtalk_mentions_come_only_from_settings() -> None:
     assert body["at"] == {"atMobiles": ["13900001111"], "isAtAll": False}
     assert re.findall(r"@\S+", text) == ["@13900001111"]  # only ours, at the end
     assert markdown_links(text) == list(OUR_LINKS)
-    assert "http://evil" not in text and "https://evil" not in text
+    assert "http://evil" not in text
+    assert "https://evil" not in text
 
 
 def test_dingtalk_error_messages_do_not_leak_the_access_token() -> None:
@@ -141,7 +142,8 @@ def test_dingtalk_error_messages_do_not_leak_the_access_token() -> None:
     error, _ = refused("dingtalk", dingtalk(), robot, NOTICE)
     assert error.retryable
     assert str(error) == "HTTP 502"
-    assert TOKEN not in str(error) and TOKEN not in error.detail
+    assert TOKEN not in str(error)
+    assert TOKEN not in error.detail
 
 
 # ---- Feishu -----------------------------------------------------------------------------
@@ -219,7 +221,8 @@ def test_feishu_post_carries_text_and_our_links() -> None:
     post = request.json()["content"]["post"]["zh_cn"]
     texts, links = texts_and_links(post)
     assert links == list(NOTICE_LINKS)
-    assert "站点: 上海徐汇" in texts and "… and 4 more" in texts
+    assert "站点: 上海徐汇" in texts
+    assert "… and 4 more" in texts
 
 
 def test_feishu_wrong_secret_is_refused_and_not_retryable() -> None:
@@ -239,7 +242,8 @@ def test_feishu_frequency_limit_is_retryable() -> None:
 def test_feishu_old_status_code_answer_counts() -> None:
     old = json_answer({"Extra": None, "StatusCode": 0, "StatusMessage": "success"})
     delivery, _ = delivered("feishu", feishu(), feishu_bot(answer=old), NOTICE)
-    assert delivery.ok and delivery.status == "HTTP 200 code=0"
+    assert delivery.ok
+    assert delivery.status == "HTTP 200 code=0"
 
 
 def test_feishu_bad_token_answered_with_400_is_not_retryable() -> None:
@@ -292,7 +296,8 @@ def wecom(key: str = TOKEN) -> Any:
 
 def test_wecom_markdown_is_accepted() -> None:
     delivery, [request] = delivered("wecom", wecom(), wecom_robot(), NOTICE)
-    assert delivery.ok and delivery.status == "HTTP 200 errcode=0"
+    assert delivery.ok
+    assert delivery.status == "HTTP 200 errcode=0"
     content = request.json()["markdown"]["content"]
     assert content.startswith(
         "#### \\[一级\\] Firing: 上海徐汇支行 unreachable\n**站点**: 上海徐汇"
@@ -305,7 +310,8 @@ def test_wecom_rate_limit_is_retryable_and_bad_key_is_not() -> None:
     error, _ = refused("wecom", wecom(), wecom_robot(limited), NOTICE)
     assert error.retryable
     error, _ = refused("wecom", wecom("nope"), wecom_robot(), NOTICE)
-    assert not error.retryable and "93000" in str(error)
+    assert not error.retryable
+    assert "93000" in str(error)
 
 
 def test_wecom_huge_chinese_body_is_cut_to_4096_bytes_keeping_the_links() -> None:
@@ -328,6 +334,7 @@ def test_wecom_huge_chinese_body_is_cut_to_4096_bytes_keeping_the_links() -> Non
 def test_wecom_hostile_text_cannot_mention_or_link() -> None:
     _, [request] = delivered("wecom", wecom(), wecom_robot(), HOSTILE)
     content = request.json()["markdown"]["content"]
-    assert "<@" not in content and "@" not in content.replace(HOSTILE.link, "")
-    assert "<" not in content  # no <font>, no <@userid>: angle brackets become ＜ ＞
+    assert "<@" not in content
+    assert "@" not in content.replace(HOSTILE.link, "")
+    assert "<" not in content  # no <font>, no <@userid>: angle brackets are look-alikes
     assert markdown_links(content) == list(OUR_LINKS)

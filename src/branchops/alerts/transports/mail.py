@@ -162,6 +162,8 @@ class EmailTransport(Transport[EmailConfig]):
             smtp.rset()
             raise smtplib.SMTPRecipientsRefused(refused)
         code, reply = smtp.data(message.as_bytes())
+        if code != 250:  # smtplib raises only when DATA itself is refused, not the message
+            raise smtplib.SMTPDataError(code, reply)
         status = excerpt(f"{code} {_text(reply)}", 120)
         if refused:
             return Delivery(False, status, excerpt(f"refused: {_refusals(refused)}"))
