@@ -23,4 +23,5 @@ urlpatterns = [
     path("", include("branchops.core.urls")),
     path("estate/", include("branchops.cmdb.urls")),
     path("monitoring/", include("branchops.monitoring.urls")),
+    path("alerts/", include("branchops.alerts.urls")),
 ]

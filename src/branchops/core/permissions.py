@@ -38,6 +38,9 @@ class Area(StrEnum):
     CREDENTIALS = "credentials"  # SNMP and other device credentials
     AUDIT = "audit"
     USERS = "users"
+    ALERTS = "alerts"  # alerts (acknowledge, assign = change), silences
+    ALERT_RULES = "alert_rules"  # rules, inhibitions
+    NOTIFICATIONS = "notifications"  # channels, escalation policies, routes, the log
 
 
 _ALL = frozenset(Action)
@@ -55,6 +58,9 @@ MATRIX: dict[Role, dict[Area, frozenset[Action]]] = {
         Area.MONITORING: _ALL,
         Area.CREDENTIALS: _ALL,
         Area.AUDIT: _VIEW,
+        Area.ALERTS: _ALL,
+        Area.ALERT_RULES: _ALL,
+        Area.NOTIFICATIONS: _ALL,
     },
     Role.TECHNICAL_EXPERT: {
         Area.REFERENCE: _VIEW,
@@ -65,6 +71,9 @@ MATRIX: dict[Role, dict[Area, frozenset[Action]]] = {
         Area.MONITORING: _EDIT,
         Area.CREDENTIALS: _VIEW,
         Area.AUDIT: _VIEW,
+        Area.ALERTS: _EDIT,
+        Area.ALERT_RULES: _EDIT,
+        Area.NOTIFICATIONS: _VIEW,
     },
     Role.NOC_OPERATOR: {
         Area.REFERENCE: _VIEW,
@@ -73,6 +82,9 @@ MATRIX: dict[Role, dict[Area, frozenset[Action]]] = {
         Area.SYSTEMS: _VIEW,
         Area.CONTRACTS: _VIEW,
         Area.MONITORING: _VIEW,
+        Area.ALERTS: _EDIT,
+        Area.ALERT_RULES: _VIEW,
+        Area.NOTIFICATIONS: _VIEW,
     },
     Role.BRANCH_LIAISON: {
         Area.REFERENCE: _VIEW,
@@ -81,6 +93,7 @@ MATRIX: dict[Role, dict[Area, frozenset[Action]]] = {
         Area.SYSTEMS: _VIEW,
         Area.CONTRACTS: _VIEW,
         Area.MONITORING: _VIEW,
+        Area.ALERTS: _VIEW,
     },
     Role.AUDITOR: {
         Area.REFERENCE: _VIEW,
@@ -92,6 +105,9 @@ MATRIX: dict[Role, dict[Area, frozenset[Action]]] = {
         Area.CREDENTIALS: _VIEW,
         Area.AUDIT: _VIEW,
         Area.USERS: _VIEW,
+        Area.ALERTS: _VIEW,
+        Area.ALERT_RULES: _VIEW,
+        Area.NOTIFICATIONS: _VIEW,
     },
 }
 
@@ -111,10 +127,15 @@ AREA_LABELS = {
     Area.CREDENTIALS: gettext_lazy("device credentials"),
     Area.AUDIT: gettext_lazy("the audit trail"),
     Area.USERS: gettext_lazy("users"),
+    Area.ALERTS: gettext_lazy("alerts and silences"),
+    Area.ALERT_RULES: gettext_lazy("alert rules"),
+    Area.NOTIFICATIONS: gettext_lazy("notification channels and routes"),
 }
 
 # Reference data is shared by everyone; a liaison's scope applies to the other areas.
-SCOPED_AREAS = frozenset({Area.SITES, Area.ESTATE, Area.SYSTEMS, Area.CONTRACTS, Area.MONITORING})
+SCOPED_AREAS = frozenset(
+    {Area.SITES, Area.ESTATE, Area.SYSTEMS, Area.CONTRACTS, Area.MONITORING, Area.ALERTS}
+)
 
 
 def can(user: User, action: Action, area: Area) -> bool:
