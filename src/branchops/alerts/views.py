@@ -26,7 +26,7 @@ def ack_link(request: HttpRequest, token: str) -> HttpResponse:
         user = request.user if request.user.is_authenticated else None
         via = f"link ({channel.name})" if channel else "link"
         try:
-            done = services.acknowledge(alert, user=user, via=via)  # type: ignore[arg-type]
+            done = services.acknowledge(alert, user=user, via=via)
         except services.Refused as exc:
             problem = str(exc)
     return render(

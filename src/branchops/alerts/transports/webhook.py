@@ -68,8 +68,9 @@ class WebhookTransport(Transport[WebhookConfig]):
         # Our own headers win: an extra header must not be able to forge the signature.
         headers = {k: v for k, v in config.headers.items() if k.lower() not in _OWN_HEADERS}
         headers["Content-Type"] = "application/json; charset=utf-8"
-        if notice.key:
-            headers["Idempotency-Key"] = notice.key
+        key = "".join(c for c in notice.key if c.isprintable())  # a header is one line
+        if key:
+            headers["Idempotency-Key"] = key
         if config.secret:
             headers[SIGNATURE_HEADER] = signature(config.secret, now, body)
         request = self.client.build_request("POST", config.url, content=body, headers=headers)
