@@ -30,15 +30,24 @@ class FrameDecoder:
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
+        self.failure: str | None = None  # set when the stream cannot be read further
         self._buffer = bytearray()
 
     def feed(self, data: bytes) -> list[bytes]:
-        """Complete messages in arrival order; raises FrameError when the sender must be
-        disconnected (a frame longer than ``max_size``)."""
+        """Complete messages in arrival order. When a frame is longer than ``max_size`` the
+        messages before it are still returned and :attr:`failure` says why the sender must
+        be disconnected."""
+        if self.failure is not None:
+            return []
         self._buffer += data
         frames: list[bytes] = []
         while self._buffer:
-            frame = self._next_frame()
+            try:
+                frame = self._next_frame()
+            except FrameError as exc:
+                self.failure = exc.reason
+                self._buffer.clear()
+                break
             if frame is None:
                 break
             if frame.strip(b"\r\n\x00 "):

@@ -208,13 +208,10 @@ class _TcpConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._arm_idle_timer()
-        try:
-            frames = self.decoder.feed(data)
-        except FrameError as exc:
-            self._abusive(exc.reason)
-            return
-        for frame in frames:
+        for frame in self.decoder.feed(data):
             self.receiver.handle(frame, self.sender)
+        if self.decoder.failure is not None:
+            self._abusive(self.decoder.failure)
 
     def eof_received(self) -> bool:
         try:
