@@ -2,6 +2,8 @@ from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 from ninja.openapi.views import openapi_view
 
+from branchops.alerts.api import ingest_router
+from branchops.alerts.api import router as alerts_router
 from branchops.cmdb.api import router as cmdb_router
 from branchops.core.api import api
 from branchops.core.api_views import api_not_found
@@ -12,6 +14,8 @@ from branchops.monitoring.push import router as push_router
 api.add_router("/", cmdb_router())
 api.add_router("/", monitoring_router())
 api.add_router("/push/", push_router())
+api.add_router("/", alerts_router())
+api.add_router("/ingest/", ingest_router())
 api.add_router("/lab/", lab_router())
 
 urlpatterns = [

@@ -90,6 +90,7 @@ class AlertPipeline:
         self.options = options or PipelineOptions()
         self.clock = clock
         self.expedite = expedite  # run these checks now (a parent's reachability)
+        self.on_notifications: Callable[[], None] | None = None  # wakes the outbox
         self.stats = PipelineStats()
         self.world = World()
         self.topo = Topology()
@@ -222,6 +223,8 @@ class AlertPipeline:
             if now - self._last_tick >= self.options.tick_s:
                 self._tick(batch, now)
             store.write(batch)
+        if batch.notifications and self.on_notifications is not None:
+            self.on_notifications()
         self.stats.signals += len(signals)
         self.stats.batches += 1
         self.stats.last_batch_ms = (time.perf_counter() - began) * 1000

@@ -33,6 +33,7 @@ def ancestors(device: Device) -> list[Device]:
         chain.append(device)
     return chain
 
+
 BRANCHES = 6
 
 
@@ -76,7 +77,8 @@ def test_children_wait_for_their_parent_and_the_parent_is_checked_at_once(
     p.process()
 
     assert Notification.objects.count() == 0  # nobody is told before the parent is judged
-    assert expedited and reach(hq().name).pk in expedited[0]
+    assert expedited
+    assert reach(hq().name).pk in expedited[0]
 
     clock.advance(2)
     upstream = [reach(d.name) for d in ancestors(hq())]
@@ -123,7 +125,8 @@ def test_devices_behind_a_dead_switch_are_symptoms_and_marked_unreachable(
     server = Device.objects.filter(
         role__slug="server", depends_on__role__slug="access-switch", checks__kind="icmp"
     ).first()
-    assert server is not None and server.depends_on is not None
+    assert server is not None
+    assert server.depends_on is not None
     switch = server.depends_on
     below = list(Device.objects.filter(depends_on=switch, checks__kind="icmp").distinct())
     assert below
@@ -158,7 +161,8 @@ def test_a_branch_whose_every_tunnel_is_down_is_unreachable_not_down(clock: Cloc
 
     down = Alert.objects.get(device=firewall, name="device-down")
     assert down.unreachable
-    assert down.root is not None and down.root.for_check_id in {c.pk for c in own}
+    assert down.root is not None
+    assert down.root.for_check_id in {c.pk for c in own}
 
 
 def test_healing_resolves_the_root_and_its_symptoms_and_says_so_once(clock: Clock) -> None:

@@ -20,7 +20,7 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from django.db import close_old_connections, connection, connections, transaction
@@ -66,6 +66,8 @@ class Ingest:
     status_every_s: float = 15.0
     max_pending_samples: int = 500_000
     stats: IngestStats = field(default_factory=IngestStats)
+    # Hears every result with whether its check changed state (the alert pipeline).
+    listener: Callable[[list[tuple[Result, bool]]], None] | None = None
 
     def __post_init__(self) -> None:
         self._inbox: queue.SimpleQueue[Result] = queue.SimpleQueue()
@@ -140,6 +142,9 @@ class Ingest:
         changes = self._track(batch)
         if changes:
             self._write_changes(changes)
+        if self.listener is not None and batch:
+            changed = {c[0] for c in changes}
+            self.listener([(r, r.check_id in changed) for r in batch])
         if force_status or now - self._last_status_write >= self.status_every_s:
             self._write_statuses()
             self._last_status_write = now

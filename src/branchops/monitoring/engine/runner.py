@@ -43,6 +43,7 @@ class EngineOptions:
     reconcile_s: float = 60.0  # regenerate checks from templates (catches bulk imports)
     maintain_s: float = 60.0  # metric store rollups and retention
     metrics_port: int | None = 9466
+    alerts: bool = True  # the alert pipeline and the notification outbox
 
 
 class Engine:
@@ -65,6 +66,18 @@ class Engine:
         self._unavailable: dict[str, str] = {}
         self._kinds: dict[int, str] = {}
         self._watermark = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self.alerts: Any = None  # alerts.engine.AlertWork when options.alerts
+        if options.alerts:
+            from branchops.alerts.engine import AlertWork
+
+            self.alerts = AlertWork(self.clock.wall, self._expedite)
+            self.ingest.listener = self.alerts.pipeline.put_results
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _expedite(self, check_ids: Any) -> None:
+        """From the pipeline's thread: run these checks now, on the engine's loop."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.scheduler.run_now, list(check_ids))
 
     async def _run_check(self, spec: CheckSpec) -> Result:
         collector = self._collectors.get(spec.kind)
@@ -95,6 +108,8 @@ class Engine:
         await in_thread(self.ingest.load_states)
         for spec in loaded.specs:
             self._add(spec)
+        if self.alerts is not None:
+            await in_thread(self.alerts.load)
         self.ingest.problems(loaded.problems, self.clock.wall())
         log.info("%d checks scheduled, %d cannot run", len(loaded.specs), len(loaded.problems))
 
@@ -132,6 +147,7 @@ class Engine:
     # ---- running ----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
         await self.load()
         # Tens of thousands of specs live as long as the engine: move them out of the
         # collector's way, and collect young objects less often (results are short-lived and
@@ -140,6 +156,8 @@ class Engine:
         gc.freeze()
         gc.set_threshold(100_000, 50, 100)
         self.ingest.start()
+        if self.alerts is not None:
+            await self.alerts.start(stop)
         server = None
         if self.options.metrics_port:
             server = await health.serve(self.health_page, self.options.metrics_port)
@@ -190,6 +208,8 @@ class Engine:
                     if asyncio.iscoroutine(outcome):
                         await outcome
         await in_thread(self.ingest.stop)
+        if self.alerts is not None:
+            await self.alerts.stop()
 
     def health_page(self) -> str:
         return health.render(
