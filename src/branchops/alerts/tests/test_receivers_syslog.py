@@ -255,3 +255,24 @@ def test_a_failing_callback_is_counted_and_the_receiver_keeps_going() -> None:
 
     run(scenario())
     assert seen == ["message", "message"]
+
+
+def test_a_coroutine_callback_runs_and_is_awaited_on_close() -> None:
+    received: list[str] = []
+
+    async def callback(event: Any) -> None:
+        await asyncio.sleep(0)
+        received.append(event.key)
+
+    async def scenario() -> SyslogReceiver:
+        server = SyslogReceiver(callback, udp_port=0, tcp_port=None, clock=ManualClock())
+        async with server:
+            with udp_socket() as sock:
+                sock.sendto(VPN_DOWN.encode(), ("127.0.0.1", server.udp_port or 0))
+            await until(lambda: server.stats.parsed == 1)
+        return server
+
+    stats = run(scenario()).stats.snapshot()
+    assert received == ["vpn:BR-0001 VPN HQ"]
+    assert stats["matched"] == 1
+    assert stats["per_sender"] == {"127.0.0.1": {"received": 1, "dropped_rate_limited": 0}}
