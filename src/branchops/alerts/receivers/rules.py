@@ -42,7 +42,7 @@ DEFAULTS: Final[dict[str, tuple[str, int | None]]] = {
 }
 # The label naming what an event is about, in order of preference: its title and key suffix.
 SUBJECT_LABELS: Final = ("tunnel", "interface", "peer", "attack", "user", "src_ip")
-BUILTIN_LABELS: Final = frozenset(("hostname", "app", "vendor", "facility", "sender"))
+BUILTIN_LABELS: Final = frozenset(("hostname", "app", "vendor", "facility"))
 
 
 class ParseRuleError(ValueError):
