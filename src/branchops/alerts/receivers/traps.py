@@ -7,7 +7,7 @@ shape: a snmpTrapOID and the variable bindings after sysUpTime.0 and snmpTrapOID
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -173,7 +173,3 @@ def _binding(where: str, varbinds: Sequence[VarBind]) -> VarBind | None:
     prefix = tuple(int(arc) for arc in where.lstrip(".").split("."))
     return next((vb for vb in varbinds if vb.oid[: len(prefix)] == prefix), None)
 
-
-def catalogue(rules: RuleBook) -> Mapping[str, str]:
-    """Trap OID -> event name, for the docs and the operator's overview."""
-    return {oid: rule.outcome.name for oid, rule in rules.traps.items()}
