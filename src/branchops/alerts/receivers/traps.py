@@ -172,4 +172,3 @@ def _binding(where: str, varbinds: Sequence[VarBind]) -> VarBind | None:
         return varbinds[index] if index < len(varbinds) else None
     prefix = tuple(int(arc) for arc in where.lstrip(".").split("."))
     return next((vb for vb in varbinds if vb.oid[: len(prefix)] == prefix), None)
-
