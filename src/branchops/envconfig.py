@@ -152,7 +152,10 @@ def django_database(db: DatabaseUrl) -> dict[str, object]:
                 ),
                 "transaction_mode": "IMMEDIATE",
             },
-            "TEST": {"NAME": None},
+            # Tests use a file too, not shared-cache memory: in memory SQLite locks whole
+            # tables and ignores busy_timeout, so the engine's threads (ingest, alerts,
+            # outbox) would fail where production waits its turn.
+            "TEST": {"NAME": str(Path(db.name).with_name(f"test_{Path(db.name).name}"))},
         }
     return {
         "ENGINE": "django.db.backends.postgresql",

@@ -332,9 +332,7 @@ class AlertPipeline:
                             batch.notify(alert.id, channel, NotificationKind.RESOLVED, 1, now)
         for other in self.world.open.values():
             if other.root_id == alert.id:  # its symptoms wait a moment: they may clear too
-                other.root_id, other.judged = None, False
-                other.held_until = now + self.options.hold_s
-                batch.change(other.id, root_id=None, unreachable=False)
+                other.judged, other.grace_until = False, now + self.options.hold_s
 
     def _severity(self, signal: Signal) -> int:
         rule = self.rule_by_id.get(signal.rule_id or -1)
@@ -390,14 +388,20 @@ class AlertPipeline:
             if verdict.root is not None and verdict.root is not alert:
                 if verdict.root.id != alert.root_id:
                     self._link(alert, verdict.root, verdict.unreachable, batch, now)
-                alert.judged, alert.held_until = True, None
-            elif verdict.wait_for and (alert.held_until is None or now < alert.held_until):
+                alert.judged, alert.held_until, alert.grace_until = True, None, None
+                continue
+            if alert.grace_until is not None and now < alert.grace_until:
+                continue
+            if verdict.wait_for and (alert.held_until is None or now < alert.held_until):
                 if alert.held_until is None:
                     alert.held_until = now + self.options.hold_s
                     self.stats.held += 1
                     waiting.update(verdict.wait_for)
-            else:
-                alert.judged, alert.held_until = True, None
+                continue
+            alert.judged, alert.held_until, alert.grace_until = True, None, None
+            if alert.root_id is not None:  # it outlived its root: its own problem now
+                alert.root_id, alert.unreachable = None, False
+                batch.change(alert.id, root_id=None, unreachable=False)
         if waiting and self.expedite is not None:
             checks = [self.topo.reach_check[d] for d in waiting if d in self.topo.reach_check]
             self.expedite(checks)

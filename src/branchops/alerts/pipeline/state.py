@@ -24,6 +24,7 @@ class OpenAlert:
     silenced_by: int | None = None
     flapping: bool = False
     held_until: float | None = None  # waiting for an upstream's judgement
+    grace_until: float | None = None  # its root resolved: it may clear too, give it a moment
     judged: bool = False  # correlation has decided; notifications may go
     notified: bool = False
     acknowledged: bool = False
