@@ -43,12 +43,14 @@ def _shipped_rows(request: pytest.FixtureRequest) -> None:
         from branchops.cmdb.models import DeviceRole
         from branchops.cmdb.reference import load as load_reference
         from branchops.alerts.migrations._shipped import load as load_alerts
+        from branchops.core.calendars import seed_shipped as seed_calendars
         from branchops.monitoring.migrations._shipped import load as load_monitoring
 
         if not DeviceRole.objects.exists():
             load_reference(apps, None)
             load_monitoring(apps, None)
             load_alerts(apps, None)
+            seed_calendars(apps, None)
 
 
 @pytest.fixture(scope="session")

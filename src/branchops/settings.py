@@ -142,6 +142,14 @@ ALERT_ACK_LINK_HOURS = env_int("BRANCHOPS_ALERT_ACK_LINK_HOURS", 24, minimum=1, 
 ALERT_SEVERITY_NAMES = [
     n.strip() for n in env_str("BRANCHOPS_ALERT_SEVERITY_NAMES", "").split(",") if n.strip()
 ]
+# Where the engine listens for syslog (UDP and TCP) and SNMP traps: host:port, or empty
+# for off. The defaults stay on loopback and need no root; production sets 0.0.0.0:514.
+SYSLOG_LISTEN = env_str("BRANCHOPS_SYSLOG_LISTEN", "127.0.0.1:1514")
+TRAP_LISTEN = env_str("BRANCHOPS_TRAP_LISTEN", "127.0.0.1:1162")
+for _name, _value in (("SYSLOG", SYSLOG_LISTEN), ("TRAP", TRAP_LISTEN)):
+    _port = _value.rpartition(":")[2]
+    if _value and not (_port.isdigit() and 0 < int(_port) < 65536):
+        raise ConfigError(f"BRANCHOPS_{_name}_LISTEN={_value!r}: give host:port, or nothing")
 if ALERT_SEVERITY_NAMES and len(ALERT_SEVERITY_NAMES) != 3:
     raise ConfigError(
         "BRANCHOPS_ALERT_SEVERITY_NAMES: give three names, most urgent first, e.g. P1,P2,P3"

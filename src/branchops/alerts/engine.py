@@ -1,4 +1,5 @@
-"""The alerts' part of ``branchops engine``: the pipeline's thread and the outbox's task.
+"""The alerts' part of ``branchops engine``: the pipeline's thread, the outbox's task, and
+the syslog and trap receivers.
 
 The pipeline hears every result through ingest; when it queues notifications it wakes the
 outbox on the engine's loop, so a root alert goes out within moments, not at the next poll.
@@ -8,13 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Iterable
 
 import httpx
 
+from branchops.alerts.listening import Listening
 from branchops.alerts.outbox import Outbox
 from branchops.alerts.pipeline.core import AlertPipeline, PipelineOptions
+from branchops.alerts.receivers.trap_receiver import TrapUser
 from branchops.core.db import in_thread
+from branchops.monitoring.metrics.base import MetricStore, TimedSample, canonical_labels
+
+log = logging.getLogger(__name__)
+COUNTS_EVERY_S = 60.0
 
 
 class AlertWork:
@@ -23,17 +31,24 @@ class AlertWork:
         clock: Callable[[], float],
         expedite: Callable[[Iterable[int]], None] | None = None,
         options: PipelineOptions | None = None,
+        store: MetricStore | None = None,
     ) -> None:
+        self.clock = clock
+        self.store = store
         self.pipeline = AlertPipeline(options, clock=clock, expedite=expedite)
+        self.listening = Listening(self.pipeline.put_signals)
         self.client: httpx.AsyncClient | None = None
         self.outbox: Outbox | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._trap_credentials: tuple[list[str], list[TrapUser]] = ([], [])
+        self._counted: dict[tuple[str, str, str], int] = {}
 
     def load(self) -> None:
         """In a worker thread: configuration, firing alerts, and what changed while away."""
         self.pipeline.load()
         self.pipeline.resync_from_database()
+        self._trap_credentials = self.listening.load()
 
     async def start(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
@@ -42,16 +57,50 @@ class AlertWork:
         self.outbox = Outbox(self.client)
         self.pipeline.on_notifications = self._wake_outbox
         self.pipeline.start()
-        self._task = asyncio.create_task(self.outbox.run(stop), name="outbox")
+        self._tasks.append(asyncio.create_task(self.outbox.run(stop), name="outbox"))
+        try:
+            await self.listening.start(*self._trap_credentials)
+        except OSError as exc:  # a port taken must not stop monitoring
+            log.error("syslog/trap receivers not started: %s", exc)
+        if self.store is not None:
+            self._tasks.append(asyncio.create_task(self._count_events(stop), name="counts"))
 
     def _wake_outbox(self) -> None:
         if self._loop is not None and self.outbox is not None:
             self._loop.call_soon_threadsafe(self.outbox.wake)
 
+    async def _count_events(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), COUNTS_EVERY_S)
+            await self.write_counts()
+
+    async def write_counts(self) -> None:
+        """Counters of info events per device (cumulative, Prometheus style)."""
+        now = self.clock()
+        samples = [
+            TimedSample(
+                "branchops_device_events_total",
+                canonical_labels({"device": device, "source": source, "event": event}),
+                now,
+                float(count),
+            )
+            for (device, source, event), count in self.listening.counts.items()
+            if self._counted.get((device, source, event)) != count
+        ]
+        if samples and self.store is not None:
+            try:
+                await in_thread(self.store.write, samples)
+            except Exception:
+                log.exception("writing event counters failed; will retry")
+                return
+            self._counted.update(self.listening.counts)
+
     async def stop(self) -> None:
+        await self.listening.stop()
         await in_thread(self.pipeline.stop)
-        if self._task is not None:
+        for task in self._tasks:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, timeout=15)
+                await asyncio.wait_for(task, timeout=15)
         if self.client is not None:
             await self.client.aclose()

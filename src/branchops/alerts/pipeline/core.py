@@ -261,7 +261,7 @@ class AlertPipeline:
         store.insert_new(batch)
         for row, signal in batch.created:
             alert = _open_from_row(row)
-            alert.signal, alert.judged = signal, False
+            alert.signal, alert.judged, alert.last_seen = signal, False, signal.at
             self.stats.created += 1
             if row.status == AlertStatus.RESOLVED:
                 batch.event(row.pk, EventKind.FIRED, signal.at)
@@ -286,6 +286,7 @@ class AlertPipeline:
                 row.status, row.resolved_at = AlertStatus.FIRING, None
             return
         self.stats.deduplicated += 1
+        alert.last_seen = max(alert.last_seen, signal.at)
         self.quiet_since.pop(alert.id, None)
         severity = self._severity(signal)
         values: dict[str, object] = {"last_seen_at": store.aware(signal.at)}
@@ -466,6 +467,13 @@ class AlertPipeline:
             elif now - alert >= self.options.flap_quiet_s:
                 del self.quiet_since[alert_id]
                 self._resolve(open_alert, batch, alert, now)
+        for open_alert in list(self.world.open.values()):
+            after = open_alert.signal.resolve_after_s
+            if (
+                after is not None
+                and now - max(open_alert.last_seen, open_alert.started_at) >= after
+            ):
+                self._resolve(open_alert, batch, now, now)
         for alert_id, told in self.notified.items():
             for policy in told.policies:
                 for step in self.routing.steps.get(policy, [])[1:]:

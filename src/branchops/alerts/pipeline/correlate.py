@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from branchops.alerts.pipeline.state import OpenAlert, World
 from branchops.alerts.topology import Topology
 
-# A parent's result this much older than the child's failure still counts: both ran in the
-# same moment of the same outage.
-SAME_MOMENT_S = 2.0
+# Only a parent's run that began when or after the child's failing run began can tell: an
+# earlier "up" may predate the outage (the storm test caught exactly that race).
+SAME_MOMENT_S = 0.0
 
 
 @dataclass(frozen=True, slots=True)

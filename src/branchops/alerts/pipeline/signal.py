@@ -24,6 +24,7 @@ class Signal:
     link_id: int | None = None
     check_id: int | None = None
     rule_id: int | None = None
+    resolve_after_s: float | None = None  # nothing will say it ended: it ends when quiet
 
 
 def fingerprint_of(*parts: object) -> str:

@@ -29,6 +29,7 @@ class OpenAlert:
     notified: bool = False
     acknowledged: bool = False
     affected_sites: int = 0
+    last_seen: float = 0.0
     changes: deque[float] = field(default_factory=lambda: deque(maxlen=32))
 
 

@@ -70,7 +70,7 @@ class Engine:
         if options.alerts:
             from branchops.alerts.engine import AlertWork
 
-            self.alerts = AlertWork(self.clock.wall, self._expedite)
+            self.alerts = AlertWork(self.clock.wall, self._expedite, store=store)
             self.ingest.listener = self.alerts.pipeline.put_results
         self._loop: asyncio.AbstractEventLoop | None = None
 
