@@ -23,6 +23,7 @@ from branchops.monitoring.metrics.base import MetricStore, TimedSample, canonica
 
 log = logging.getLogger(__name__)
 COUNTS_EVERY_S = 60.0
+LEARN_EVERY_S = 3600.0
 
 
 class AlertWork:
@@ -64,6 +65,7 @@ class AlertWork:
             log.error("syslog/trap receivers not started: %s", exc)
         if self.store is not None:
             self._tasks.append(asyncio.create_task(self._count_events(stop), name="counts"))
+            self._tasks.append(asyncio.create_task(self._learn(stop), name="baselines"))
 
     def _wake_outbox(self) -> None:
         if self._loop is not None and self.outbox is not None:
@@ -74,6 +76,23 @@ class AlertWork:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), COUNTS_EVERY_S)
             await self.write_counts()
+
+    async def _learn(self, stop: asyncio.Event) -> None:
+        """Baselines, hourly (the first a minute after start, off the loop)."""
+        from branchops.alerts.baseline import learn
+
+        wait = 60.0
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+            if stop.is_set() or self.store is None:
+                return
+            try:
+                rows = await in_thread(learn, self.store)
+                log.info("baselines learned: %d series-hours", rows)
+            except Exception:
+                log.exception("learning baselines failed; will retry")
+            wait = LEARN_EVERY_S
 
     async def write_counts(self) -> None:
         """Counters of info events per device (cumulative, Prometheus style)."""

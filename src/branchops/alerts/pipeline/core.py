@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from branchops.alerts import inbound
 from branchops.alerts.choices import AlertStatus, EventKind, NotificationKind
+from branchops.alerts.matching import matches
 from branchops.alerts.models import Alert, Notification
 from branchops.alerts.pipeline import store
 from branchops.alerts.pipeline.correlate import Judge
@@ -72,6 +73,22 @@ class PipelineStats:
     last_batch_ms: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Inhibition:
+    source: dict[str, str]
+    target: dict[str, str]
+    equal: tuple[str, ...]
+
+
+def load_inhibitions() -> list[Inhibition]:
+    from branchops.alerts.models import InhibitRule
+
+    return [
+        Inhibition(dict(r.source_matchers), dict(r.target_matchers), tuple(r.equal or ()))
+        for r in InhibitRule.objects.filter(enabled=True)
+    ]
+
+
 @dataclass
 class _Notified:
     at: float
@@ -98,6 +115,7 @@ class AlertPipeline:
         self.rule_by_id: dict[int, RuleSpec] = {}
         self.routing = Routing()
         self.silences: list[SilenceRule] = []
+        self.inhibitions: list[Inhibition] = []
         self.notified: dict[int, _Notified] = {}
         self.flaps: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=64))
         self.quiet_since: dict[int, float] = {}
@@ -146,6 +164,10 @@ class AlertPipeline:
         self.rules.set_rules(rules)
         self.routing = load_routing()
         self.silences = snapshot()
+        self.inhibitions = load_inhibitions()
+        from branchops.alerts.baseline import load_all as load_baselines
+
+        self.rules.baselines = load_baselines()
         self._last_reload = self.clock()
 
     def resync(self, states: Iterable[tuple[int, str, float]]) -> None:
@@ -441,6 +463,8 @@ class AlertPipeline:
                 continue
             if alert.silenced_by is not None or alert.acknowledged:
                 continue
+            if self._inhibited(alert):
+                continue
             alert.notified = True
             s = alert.signal
             region = self.topo.region_of_site.get(s.site_id) if s.site_id else None
@@ -453,6 +477,19 @@ class AlertPipeline:
                     for channel in step.channels:
                         batch.notify(alert.id, channel, NotificationKind.FIRING, step.level, now)
                         self.stats.notifications += 1
+
+    def _inhibited(self, alert: OpenAlert) -> bool:
+        """An inhibition rule's source fires with the same values of its ``equal`` labels."""
+        labels = alert.signal.labels
+        for rule in self.inhibitions:
+            if not matches(rule.target, labels):
+                continue
+            for other in self.world.open.values():
+                if other is alert or not matches(rule.source, other.signal.labels):
+                    continue
+                if all(other.signal.labels.get(k) == labels.get(k) for k in rule.equal):
+                    return True
+        return False
 
     def _tick(self, batch: store.Batch, now: float) -> None:
         self._last_tick = now
