@@ -3,7 +3,8 @@
 # headless Chromium and its driver for the browser tests; net-snmp's agent and tools for the
 # SNMP tests; VictoriaMetrics, dnsmasq (a real DNS server) and nftables (the lab drops ICMP
 # to a "down" device for real). With "bench", also what the benchmarks drive or compare
-# against: wrk, fping, prometheus-snmp-exporter and prometheus-blackbox-exporter.
+# against: wrk, fping, prometheus-snmp-exporter, prometheus-blackbox-exporter and
+# prometheus-alertmanager.
 set -euo pipefail
 need=()
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
@@ -12,6 +13,7 @@ if [ "${1:-}" = "bench" ]; then
   has fping || need+=(fping)
   has prometheus-snmp-exporter || need+=(prometheus-snmp-exporter)
   has prometheus-blackbox-exporter || need+=(prometheus-blackbox-exporter)
+  has prometheus-alertmanager || need+=(prometheus-alertmanager)
 fi
 has victoria-metrics || need+=(victoria-metrics)
 has dnsmasq || need+=(dnsmasq-base)
