@@ -390,6 +390,18 @@ class SilenceForm(StyledForm):
         start = timezone.localtime(now or timezone.now()).replace(second=0, microsecond=0)
         return {"starts_at": start, "ends_at": start + dt.timedelta(hours=2)}
 
+    def chosen(self) -> list[tuple[str, Any]]:
+        """What the sites, devices and systems fields hold now (e.g. prefilled from the
+        console), so the page can say so above the long lists."""
+        found: list[tuple[str, Any]] = []
+        for name in ("sites", "devices", "systems"):
+            value = self[name].value() or []
+            ids = [int(v) for v in value if str(v).isdigit()]
+            if ids:
+                field = self.fields[name]
+                found += [(name, obj) for obj in field.queryset.filter(pk__in=ids)]  # type: ignore[attr-defined]
+        return found
+
     def add_problems(self, problems: dict[str, str]) -> None:
         for name, message in problems.items():
             self.add_error(name if name in self.fields else None, message)

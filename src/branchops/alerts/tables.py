@@ -44,7 +44,6 @@ class RuleTable(Table):
         Column("bindings", _("Applies to")),
         Column("overrides", _("Overrides"), ("override_count", "name"), "text-end"),
         Column("enabled", _("Enabled"), ("enabled", "name")),
-        Column("updated_at", _("Updated at"), ("updated_at", "name")),
     )
     row_template = "alerts/rows/rule.html"
     prefetch_related = ("roles", "sites", "systems")
