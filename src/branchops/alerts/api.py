@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from branchops.alerts import inbound, services
@@ -370,7 +370,7 @@ def _silence_routes(r: Router) -> None:
                 _("The silence is not valid."),
                 {k: [v] for k, v in exc.problems.items()},
             )
-        return 201, silences(user).get(pk=silence.pk)
+        return Status(201, silences(user).get(pk=silence.pk))
 
     @r.get("/silences/{int:pk}/", response=SilenceOut, operation_id="silences_read")
     def read_silence(request: HttpRequest, pk: int) -> Any:
@@ -402,7 +402,7 @@ def _rule_routes(r: Router) -> None:
             raise HttpError(409, _("A rule with this name exists."))
         data = payload.dict()
         data["matchers"] = matchers
-        return 201, AlertRule.objects.create(**data)
+        return Status(201, AlertRule.objects.create(**data))
 
     @r.patch("/alert-rules/{int:pk}/", response=RuleOut, operation_id="alert_rules_update")
     def update_rule(
@@ -461,4 +461,4 @@ def _ingest_route(r: Router, path: str, source: str, parse: Any) -> None:
             return error(
                 request, 400, "invalid", _("The alerts are not valid."), {"alerts": exc.problems}
             )
-        return 202, {"accepted": inbound.submit(source, signals)}
+        return Status(202, {"accepted": inbound.submit(source, signals)})
