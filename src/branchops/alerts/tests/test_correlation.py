@@ -188,3 +188,31 @@ def test_a_restarted_pipeline_finds_checks_that_went_down_unseen(clock: Clock) -
     p.resync_from_database()
     p.process()
     assert Alert.objects.filter(for_check=check, status=AlertStatus.FIRING).count() == 1
+
+
+def test_an_engine_killed_mid_storm_and_restarted_loses_and_repeats_nothing(
+    clock: Clock,
+) -> None:
+    from branchops.monitoring.models import CheckStatus
+
+    first, _ = pipeline(clock)
+    hq_tunnels = tunnels_to(hq().name)
+    half = len(hq_tunnels) // 2
+    down = [reach(hq().name), *hq_tunnels]
+    # Ingest writes each state change before the pipeline hears of it.
+    for check in down:
+        CheckStatus.objects.update_or_create(for_check=check, defaults={"state": "down"})
+    first.put_results(results(down[: half + 1], State.DOWN, clock.now))
+    first.process()
+    # Killed here: the rest of the results never reached the first pipeline.
+    clock.advance(5)
+    second, _ = pipeline(clock)
+    second.resync_from_database()
+    second.process()
+
+    root = Alert.objects.get(device=hq(), name="device-down")
+    tunnels = Alert.objects.filter(name="vpn-down")
+    assert tunnels.count() == len(hq_tunnels)
+    assert all(t.root_id == root.pk for t in tunnels)
+    assert Alert.objects.filter(status=AlertStatus.FIRING).count() == len(down)
+    assert list(Notification.objects.values_list("alert_id", flat=True)) == [root.pk]
