@@ -353,3 +353,20 @@ def test_the_sidebar_counts_unacknowledged_firing_roots(estate: dict[str, Any], 
     content = liaison_page.content.decode()
     assert CONSOLE in content
     assert reverse("alerts:rule_list") not in content
+
+
+def test_the_signed_link_still_acknowledges_without_a_sign_in(estate: dict[str, Any]) -> None:
+    from branchops.alerts.services import ack_token
+
+    alert = make_alert(site=estate["own"], title="WAN down")
+    channel = Channel.objects.create(name="Robot", kind="wecom")
+    url = reverse("alerts:ack_link", args=[ack_token(alert.pk, channel.pk)])
+    client = Client()
+    page = client.get(url).content.decode()
+    assert "WAN down" in page
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None  # looking does not acknowledge
+    assert "Escalation has stopped." in client.post(url).content.decode()
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is not None
+    assert client.get(reverse("alerts:ack_link", args=["forged"])).status_code == 400
