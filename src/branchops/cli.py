@@ -64,6 +64,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     demo.prepare(branches=args.branches, seed=args.seed, reset=args.reset)
     accounts = demo.ensure_accounts()
     lab_env = configure_for_lab()
+    from branchops.lab.oncall import ensure_on_call
+    from branchops.lab.sim.config import LabConfig
+
+    lab_config = LabConfig.from_env()
+    ensure_on_call(settings.HOME, lab_config.control_port)
     summary = services.sync()
     url = f"http://127.0.0.1:{args.port}/"
     demo.print_welcome(url, accounts)

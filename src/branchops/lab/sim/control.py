@@ -35,6 +35,7 @@ from branchops.lab.sim.httpd import (
     is_loopback,
     serve,
 )
+from branchops.lab.sim.robot import ChatRobot, read_secret
 
 if TYPE_CHECKING:
     from branchops.lab.sim.lab import Lab
@@ -61,6 +62,8 @@ class ControlApi:
         self.file = home / "lab" / "control.json" if home is not None else None
         self._server: asyncio.Server | None = None
         self._connections = Connections()
+        secret = read_secret(home)
+        self.robot = ChatRobot(secret) if secret else None
 
     @property
     def url(self) -> str:
@@ -110,7 +113,19 @@ class ControlApi:
             return
         await self._connections.run(writer, serve(reader, writer, self._handle, MAX_BODY))
 
+    def _robot_send(self, request: Request) -> Response:
+        """Signed, not token-protected: it stands in for DingTalk's robot endpoint."""
+        if self.robot is None:
+            return error(404, "not-found", "no demo robot: branchops demo sets one up")
+        status, body = self.robot.receive(request.query, request.body)
+        return _json(status, body)
+
     async def _handle(self, request: Request) -> Response:
+        if request.path.rstrip("/") == "/robot/send" and request.method == "POST":
+            return self._robot_send(request)
+        return self._with_token(request)
+
+    def _with_token(self, request: Request) -> Response:
         given = request.headers.get("authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
             return error(
@@ -120,6 +135,7 @@ class ControlApi:
             "/v1/status": ("GET", self._status),
             "/v1/faults": ("GET|POST", self._faults),
             "/v1/heal": ("POST", self._heal),
+            "/v1/robot": ("GET", self._robot),
         }
         route = routes.get(request.path.rstrip("/") or "/")
         if route is None:
@@ -152,6 +168,12 @@ class ControlApi:
             raise FaultError("bad-request", "'kind' and 'target' are required strings")
         options = {k: v for k, v in body.items() if k not in ("kind", "target")}
         return _json(200, self.lab.inject(kind, target, **options))
+
+    def _robot(self, request: Request) -> Response:
+        messages = self.robot.messages() if self.robot else []
+        return _json(
+            200, {"messages": messages, "refused": self.robot.refused if self.robot else 0}
+        )
 
     def _heal(self, request: Request) -> Response:
         body = _object(request)
