@@ -23,6 +23,7 @@ class Node:
     role: str
     criticality: int
     parent_id: int | None
+    status: str = "active"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +91,11 @@ def load() -> Topology:
         topo.site_codes[site_id] = code
         topo.region_of_site[site_id] = region_id
     for row in Device.objects.values_list(
-        "id", "name", "site_id", "role__slug", "criticality", "depends_on_id"
+        "id", "name", "site_id", "role__slug", "criticality", "depends_on_id", "status"
     ):
-        did, name, site_id, role, criticality, parent = row
-        topo.nodes[did] = Node(
-            did, name, site_id, topo.site_codes.get(site_id, ""), role or "", criticality, parent
-        )
+        did, name, site_id, role, criticality, parent, status = row
+        code = topo.site_codes.get(site_id, "")
+        topo.nodes[did] = Node(did, name, site_id, code, role or "", criticality, parent, status)
     links = Link.objects.filter(kind=LinkKind.VPN, a_device__isnull=False, b_device__isnull=False)
     for lid, name, site_id, edge, far, role in links.values_list(
         "id", "name", "a_site_id", "a_device_id", "b_device_id", "role"

@@ -40,9 +40,11 @@ from branchops.alerts.pipeline.state import OpenAlert, World
 from branchops.alerts.silencing import SilenceRule, silencing, snapshot
 from branchops.alerts.topology import Topology
 from branchops.alerts.topology import load as load_topology
+from branchops.cmdb.choices import DeviceStatus
 from branchops.monitoring.collectors.base import Result
 
 log = logging.getLogger(__name__)
+QUIET_DEVICE_STATUSES = frozenset({"failed", "maintenance"})
 
 
 @dataclass
@@ -466,6 +468,8 @@ class AlertPipeline:
             if self._inhibited(alert):
                 continue
             alert.notified = True
+            if self._known_broken(alert, batch, now):
+                continue
             s = alert.signal
             region = self.topo.region_of_site.get(s.site_id) if s.site_id else None
             policies = self.routing.policies_for(s, alert.severity, region, at)
@@ -477,6 +481,16 @@ class AlertPipeline:
                     for channel in step.channels:
                         batch.notify(alert.id, channel, NotificationKind.FIRING, step.level, now)
                         self.stats.notifications += 1
+
+    def _known_broken(self, alert: OpenAlert, batch: store.Batch, now: float) -> bool:
+        """A device the CMDB already calls failed or in maintenance: shown, not notified."""
+        node = self.topo.nodes.get(alert.signal.device_id or -1)
+        if node is None or node.status not in QUIET_DEVICE_STATUSES:
+            return False
+        status = DeviceStatus(node.status).label
+        note = _("Not notified: the device is marked %(status)s in the CMDB.") % {"status": status}
+        batch.event(alert.id, EventKind.NOTE, now, note)
+        return True
 
     def _inhibited(self, alert: OpenAlert) -> bool:
         """An inhibition rule's source fires with the same values of its ``equal`` labels."""

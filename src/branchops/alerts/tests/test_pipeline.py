@@ -198,3 +198,21 @@ def test_a_restart_queues_nothing_twice(clock: Clock) -> None:
     again.process()
     assert Notification.objects.count() == 1
     assert Alert.objects.count() == 1
+
+
+def test_a_device_already_marked_failed_alerts_but_wakes_nobody(clock: Clock) -> None:
+    from branchops.alerts.tests.support import reach, results
+    from branchops.cmdb.models import Device
+    from branchops.monitoring.collectors.base import State
+
+    webhook_route()
+    device = Device.objects.filter(role__slug="server", site__code__startswith="BR-").first()
+    assert device is not None
+    Device.objects.filter(pk=device.pk).update(status="failed")
+    p, _ = pipeline(clock)
+    p.put_results(results([reach(device.name)], State.DOWN, clock.now))
+    p.process()
+    alert = Alert.objects.get(device=device)
+    assert alert.status == AlertStatus.FIRING
+    assert not Notification.objects.exists()
+    assert alert.events.filter(kind="note").exists()
