@@ -70,7 +70,7 @@ def _notice(row: Notification) -> Notice:
             else []
         )
     firing = row.kind != NotificationKind.RESOLVED
-    title = _prefix(row) + alert.title
+    title = alert.title  # the channel says "firing", "resolved" or "escalation" by the kind
     if row.kind == NotificationKind.ESCALATION:
         fields.insert(0, (_("Escalation level"), str(row.level)))
     return Notice(

@@ -45,6 +45,7 @@ class CheckTarget:
     device_id: int | None
     link_id: int | None
     system_id: int | None
+    interval_s: float = 60.0
 
 
 @dataclass
@@ -103,10 +104,13 @@ def load() -> Topology:
         topo.tunnels[lid] = Tunnel(lid, name, site_id, edge, far, role)
         topo.tunnels_of_edge[edge].append(lid)
         topo.tunnels_of_far[far].append(lid)
-    for cid, kind, name, site_id, device_id, link_id, system_id in Check.objects.filter(
-        enabled=True
-    ).values_list("id", "kind", "name", "site_id", "device_id", "link_id", "system_id"):
-        topo.checks[cid] = CheckTarget(cid, kind, name, site_id, device_id, link_id, system_id)
+    rows = Check.objects.filter(enabled=True).values_list(
+        "id", "kind", "name", "site_id", "device_id", "link_id", "system_id", "interval_s"
+    )
+    for cid, kind, name, site_id, device_id, link_id, system_id, interval in rows:
+        topo.checks[cid] = CheckTarget(
+            cid, kind, name, site_id, device_id, link_id, system_id, float(interval)
+        )
         if kind == "icmp" and device_id is not None:
             topo.reach_check.setdefault(device_id, cid)
     return topo

@@ -356,8 +356,14 @@ class AlertPipeline:
                         for channel in step.channels:
                             batch.notify(alert.id, channel, NotificationKind.RESOLVED, 1, now)
         for other in self.world.open.values():
-            if other.root_id == alert.id:  # its symptoms wait a moment: they may clear too
-                other.judged, other.grace_until = False, now + self.options.hold_s
+            if other.root_id == alert.id:  # its symptoms wait: they may clear at their next run
+                other.judged, other.grace_until = False, now + self._grace(other)
+
+    def _grace(self, symptom: OpenAlert) -> float:
+        """How long a symptom may outlive its root before it counts as its own problem: its
+        check must have had the chance to run again (one and a half intervals)."""
+        target = self.topo.checks.get(symptom.signal.check_id or -1)
+        return max(self.options.hold_s, 1.5 * target.interval_s if target else 0.0)
 
     def _severity(self, signal: Signal) -> int:
         rule = self.rule_by_id.get(signal.rule_id or -1)

@@ -216,3 +216,23 @@ def test_an_engine_killed_mid_storm_and_restarted_loses_and_repeats_nothing(
     assert all(t.root_id == root.pk for t in tunnels)
     assert Alert.objects.filter(status=AlertStatus.FIRING).count() == len(down)
     assert list(Notification.objects.values_list("alert_id", flat=True)) == [root.pk]
+
+
+def test_symptoms_that_recover_a_run_after_their_root_are_not_told_on_their_own(
+    clock: Clock,
+) -> None:
+    p, _ = pipeline(clock)
+    hq_tunnels = tunnels_to(hq().name)
+    p.put_results(results([reach(hq().name), *hq_tunnels], State.DOWN, clock.now))
+    p.process()
+    clock.advance(20)
+    p.put_results(results([reach(hq().name)], State.UP, clock.now))  # the concentrator is back
+    p.process()
+    clock.advance(55)  # the tunnels come back at their next run, one interval later
+    p.process()
+    p.put_results(results(hq_tunnels, State.UP, clock.now))
+    p.process()
+
+    kinds = sorted(Notification.objects.values_list("kind", flat=True))
+    assert kinds == [NotificationKind.FIRING, NotificationKind.RESOLVED]
+    assert not Alert.objects.filter(status=AlertStatus.FIRING).exists()
