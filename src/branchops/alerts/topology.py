@@ -58,6 +58,7 @@ class Topology:
     tunnels_of_edge: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     tunnels_of_far: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     reach_check: dict[int, int] = field(default_factory=dict)  # device -> its ICMP check
+    tunnel_check: dict[int, int] = field(default_factory=dict)  # VPN link -> its tunnel check
 
     def ancestors(self, device_id: int) -> Iterator[Node]:
         """The device's upstream chain inside its site, nearest first (loops cut)."""
@@ -113,4 +114,6 @@ def load() -> Topology:
         )
         if kind == "icmp" and device_id is not None:
             topo.reach_check.setdefault(device_id, cid)
+        if kind == "vpn_tunnel" and link_id is not None:
+            topo.tunnel_check.setdefault(link_id, cid)
     return topo

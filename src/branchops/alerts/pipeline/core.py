@@ -375,7 +375,10 @@ class AlertPipeline:
         return signal.severity
 
     def _decorate(self, row: Alert, signal: Signal) -> None:
-        """A dead concentrator is named for what it does to the branches behind it."""
+        """A dead concentrator is named for what it does to the branches behind it; a lost
+        tunnel whose sibling is up says the branch is degraded, not down."""
+        if signal.name == "vpn-down" and signal.link_id is not None:
+            self._degraded(row, signal.link_id)
         if signal.name != "device-down" or signal.device_id is None:
             return
         behind = self.topo.sites_behind(signal.device_id)
@@ -386,6 +389,20 @@ class AlertPipeline:
                 "device": node.name,
                 "count": len(behind),
             }
+
+    def _degraded(self, row: Alert, link_id: int) -> None:
+        tunnel = self.topo.tunnels.get(link_id)
+        if tunnel is None:
+            return
+        for sibling in self.topo.tunnels_of_edge.get(tunnel.edge_id, ()):
+            check = self.topo.tunnel_check.get(sibling)
+            seen = self.world.check_state.get(check) if check is not None else None
+            if sibling != link_id and seen is not None and seen[0] in ("up", "degraded"):
+                row.severity = max(row.severity, 3)
+                row.title = _("%(title)s (backup up: branch degraded, not down)") % {
+                    "title": row.title
+                }
+                return
 
     def _silence(self, alert: OpenAlert, batch: store.Batch, now: float) -> None:
         s = alert.signal

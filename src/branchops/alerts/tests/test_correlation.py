@@ -236,3 +236,21 @@ def test_symptoms_that_recover_a_run_after_their_root_are_not_told_on_their_own(
     kinds = sorted(Notification.objects.values_list("kind", flat=True))
     assert kinds == [NotificationKind.FIRING, NotificationKind.RESOLVED]
     assert not Alert.objects.filter(status=AlertStatus.FIRING).exists()
+
+
+def test_a_branch_that_lost_only_its_primary_tunnel_is_degraded_not_down(clock: Clock) -> None:
+    primary = tunnels_to(hq().name)[0]
+    assert primary.link is not None
+    backup = next(
+        c for c in tunnels_to(dr().name) if c.link.a_device_id == primary.link.a_device_id
+    )
+    p, _ = pipeline(clock)
+    p.put_results(results([backup], State.UP, clock.now))
+    p.put_results(results([reach(hq().name)], State.UP, clock.now))
+    p.process()
+    p.put_results(results([primary], State.DOWN, clock.now))
+    p.process()
+    alert = Alert.objects.get(for_check=primary)
+    assert alert.severity == 3
+    assert "degraded" in alert.title
+    assert not Alert.objects.filter(name="device-down").exists()
