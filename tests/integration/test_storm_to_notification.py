@@ -112,6 +112,7 @@ def test_hq_concentrator_down_sends_one_message_and_healing_one_more(tmp_path: P
                 lab.heal(HQ_CONCENTRATOR)
                 await until(lambda: len(messages) >= 2, timeout=3 * INTERVAL + 10)
                 await asyncio.sleep(2)
+                seen["health"] = engine.health_page()
             finally:
                 stop.set()
                 await running
@@ -129,5 +130,7 @@ def test_hq_concentrator_down_sends_one_message_and_healing_one_more(tmp_path: P
     assert tunnels.count() >= BRANCHES
     assert all(t.root_id == root.pk for t in tunnels)
     assert len(messages) == 2  # the root's firing and its resolution, nothing else
+    assert 'branchops_notifications_total{outcome="sent"} 2' in seen["health"]
+    assert "branchops_alerts_total{event=\"symptom\"}" in seen["health"]
     storm = Alert.objects.filter(pk=root.pk) | tunnels
     assert not storm.filter(status=AlertStatus.FIRING).exists()

@@ -123,3 +123,45 @@ class AlertWork:
                 await asyncio.wait_for(task, timeout=15)
         if self.client is not None:
             await self.client.aclose()
+
+
+def health_lines(work: AlertWork) -> list[str]:
+    """The alert part of the engine's /metrics (Prometheus text)."""
+    p = work.pipeline.stats
+    lines = [
+        "# HELP branchops_alerts_signals_total Signals taken in by the alert pipeline.",
+        "# TYPE branchops_alerts_signals_total counter",
+        f"branchops_alerts_signals_total {p.signals}",
+        "# TYPE branchops_alerts_total counter",
+        f'branchops_alerts_total{{event="created"}} {p.created}',
+        f'branchops_alerts_total{{event="resolved"}} {p.resolved}',
+        f'branchops_alerts_total{{event="deduplicated"}} {p.deduplicated}',
+        f'branchops_alerts_total{{event="symptom"}} {p.symptoms}',
+        f'branchops_alerts_total{{event="held"}} {p.held}',
+        f'branchops_alerts_total{{event="silenced"}} {p.silenced}',
+        f'branchops_alerts_total{{event="flapping"}} {p.flapping}',
+        f'branchops_alerts_total{{event="escalated"}} {p.escalations}',
+        "# TYPE branchops_alerts_pipeline_errors_total counter",
+        f"branchops_alerts_pipeline_errors_total {p.errors}",
+        "# TYPE branchops_alerts_last_pass_seconds gauge",
+        f"branchops_alerts_last_pass_seconds {p.last_batch_ms / 1000:.4f}",
+        "# TYPE branchops_alerts_firing gauge",
+        f"branchops_alerts_firing {len(work.pipeline.world.open)}",
+    ]
+    if work.outbox is not None:
+        o = work.outbox.stats
+        lines += [
+            "# TYPE branchops_notifications_total counter",
+            f'branchops_notifications_total{{outcome="sent"}} {o.sent}',
+            f'branchops_notifications_total{{outcome="failed"}} {o.failed}',
+            f'branchops_notifications_total{{outcome="gave_up"}} {o.dead}',
+            f'branchops_notifications_total{{outcome="digest"}} {o.digests}',
+        ]
+    for receiver in work.listening.receivers:
+        name = type(receiver).__name__.removesuffix("Receiver").lower()
+        stats = receiver.stats.snapshot()
+        for key in ("received", "parsed", "dropped_rate_limited", "malformed"):
+            if key in stats:
+                labels = f'receiver="{name}",outcome="{key}"'
+                lines.append(f"branchops_receiver_messages_total{{{labels}}} {stats[key]}")
+    return lines

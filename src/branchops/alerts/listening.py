@@ -75,7 +75,7 @@ class Listening:
         if syslog is not None:
             host, port = syslog
             receiver = SyslogReceiver(self.hear, host=host, udp_port=port, tcp_port=port)
-            await receiver.start()
+            await _started(receiver)
             self.receivers.append(receiver)
             log.info("syslog on %s udp/tcp %d", host, port)
         traps = _address(settings.TRAP_LISTEN)
@@ -84,7 +84,7 @@ class Listening:
             trap_receiver = TrapReceiver(
                 self.hear, host=host, port=port, communities=communities, users=users
             )
-            await trap_receiver.start()
+            await _started(trap_receiver)
             self.receivers.append(trap_receiver)
             log.info("SNMP traps on %s udp %d", host, port)
 
@@ -123,6 +123,15 @@ def signal_of(event: InboundEvent, device: tuple[int, int, str] | None) -> Signa
         device_id=device[0] if device else None,
         resolve_after_s=SELF_RESOLVE_S if self_resolving else None,
     )
+
+
+async def _started(receiver: Any) -> None:
+    """Start a receiver; if one of its sockets cannot bind, close the others it opened."""
+    try:
+        await receiver.start()
+    except OSError:
+        await receiver.aclose()
+        raise
 
 
 def _address(text: str) -> tuple[str, int] | None:

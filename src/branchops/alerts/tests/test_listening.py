@@ -34,8 +34,20 @@ async def send_from(address: str, port: int, line: str) -> None:
     await asyncio.sleep(0.3)
 
 
+def free_on_udp_and_tcp() -> int:
+    """A port free for both (syslog listens on one port number over UDP and TCP)."""
+    while True:
+        port = free_port(socket.SOCK_DGRAM)
+        with socket.socket() as tcp:
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
 def listen(settings: SettingsWrapper, heard: list[Signal]) -> tuple[Listening, int, int]:
-    syslog_port, trap_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+    syslog_port, trap_port = free_on_udp_and_tcp(), free_port(socket.SOCK_DGRAM)
     settings.SYSLOG_LISTEN = f"127.0.0.1:{syslog_port}"
     settings.TRAP_LISTEN = f"127.0.0.1:{trap_port}"
     return Listening(heard.extend), syslog_port, trap_port

@@ -212,12 +212,17 @@ class Engine:
             await self.alerts.stop()
 
     def health_page(self) -> str:
-        return health.render(
+        page = health.render(
             self.scheduler.stats,
             self.ingest.stats,
             Counter(self._kinds.values()),
             self.scheduler.in_flight,
         )
+        if self.alerts is None:
+            return page
+        from branchops.alerts.engine import health_lines
+
+        return page.rstrip("\n") + "\n" + "\n".join(health_lines(self.alerts)) + "\n"
 
 
 def _changed_check_ids(since: dt.datetime) -> list[int]:
