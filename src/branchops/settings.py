@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "branchops.monitoring",
     "branchops.agents",
     "branchops.alerts",
+    "branchops.servicedesk",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""The service desk: tickets under SLA, on-call, duty and handover, reviews, KPIs."""
