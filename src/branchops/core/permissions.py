@@ -41,11 +41,14 @@ class Area(StrEnum):
     ALERTS = "alerts"  # alerts (acknowledge, assign = change), silences
     ALERT_RULES = "alert_rules"  # rules, inhibitions
     NOTIFICATIONS = "notifications"  # channels, escalation policies, routes, the log
+    SERVICE_DESK = "service_desk"  # tickets: open, assign, move, worklog, visits
 
 
 _ALL = frozenset(Action)
 _VIEW = frozenset({Action.VIEW})
 _EDIT = frozenset({Action.VIEW, Action.ADD, Action.CHANGE})
+_VIEW_CHANGE = frozenset({Action.VIEW, Action.CHANGE})
+_VIEW_ADD = frozenset({Action.VIEW, Action.ADD})
 
 MATRIX: dict[Role, dict[Area, frozenset[Action]]] = {
     Role.ADMIN: dict.fromkeys(Area, _ALL),
@@ -61,6 +64,7 @@ MATRIX: dict[Role, dict[Area, frozenset[Action]]] = {
         Area.ALERTS: _ALL,
         Area.ALERT_RULES: _ALL,
         Area.NOTIFICATIONS: _ALL,
+        Area.SERVICE_DESK: _EDIT,
     },
     Role.TECHNICAL_EXPERT: {
         Area.REFERENCE: _VIEW,
@@ -74,6 +78,7 @@ MATRIX: dict[Role, dict[Area, frozenset[Action]]] = {
         Area.ALERTS: _EDIT,
         Area.ALERT_RULES: _EDIT,
         Area.NOTIFICATIONS: _VIEW,
+        Area.SERVICE_DESK: _VIEW_CHANGE,
     },
     Role.NOC_OPERATOR: {
         Area.REFERENCE: _VIEW,
@@ -85,6 +90,7 @@ MATRIX: dict[Role, dict[Area, frozenset[Action]]] = {
         Area.ALERTS: _EDIT,
         Area.ALERT_RULES: _VIEW,
         Area.NOTIFICATIONS: _VIEW,
+        Area.SERVICE_DESK: _EDIT,
     },
     Role.BRANCH_LIAISON: {
         Area.REFERENCE: _VIEW,
@@ -94,6 +100,7 @@ MATRIX: dict[Role, dict[Area, frozenset[Action]]] = {
         Area.CONTRACTS: _VIEW,
         Area.MONITORING: _VIEW,
         Area.ALERTS: _VIEW,
+        Area.SERVICE_DESK: _VIEW_ADD,
     },
     Role.AUDITOR: {
         Area.REFERENCE: _VIEW,
@@ -108,6 +115,7 @@ MATRIX: dict[Role, dict[Area, frozenset[Action]]] = {
         Area.ALERTS: _VIEW,
         Area.ALERT_RULES: _VIEW,
         Area.NOTIFICATIONS: _VIEW,
+        Area.SERVICE_DESK: _VIEW,
     },
 }
 
@@ -130,11 +138,20 @@ AREA_LABELS = {
     Area.ALERTS: gettext_lazy("alerts and silences"),
     Area.ALERT_RULES: gettext_lazy("alert rules"),
     Area.NOTIFICATIONS: gettext_lazy("notification channels and routes"),
+    Area.SERVICE_DESK: gettext_lazy("tickets"),
 }
 
 # Reference data is shared by everyone; a liaison's scope applies to the other areas.
 SCOPED_AREAS = frozenset(
-    {Area.SITES, Area.ESTATE, Area.SYSTEMS, Area.CONTRACTS, Area.MONITORING, Area.ALERTS}
+    {
+        Area.SITES,
+        Area.ESTATE,
+        Area.SYSTEMS,
+        Area.CONTRACTS,
+        Area.MONITORING,
+        Area.ALERTS,
+        Area.SERVICE_DESK,
+    }
 )
 
 

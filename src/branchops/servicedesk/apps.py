@@ -6,3 +6,18 @@ class ServiceDeskConfig(AppConfig):
     name = "branchops.servicedesk"
     label = "servicedesk"
     verbose_name = _("Service desk")
+
+    def ready(self) -> None:
+        from branchops.core.permissions import Area
+        from branchops.core.scoping import register
+        from branchops.servicedesk import models as m
+
+        # Tickets belong to their site: a branch liaison sees and opens those of their own
+        # branches. Routing and SLA data is reference data that everyone reads.
+        register(m.Ticket, Area.SERVICE_DESK, view=("site",), owner=("site",))
+        register(m.TicketEvent, Area.SERVICE_DESK, view=("ticket__site",))
+        register(m.Attachment, Area.SERVICE_DESK, view=("ticket__site",))
+        register(m.Category, Area.REFERENCE)
+        register(m.PriorityMatrix, Area.REFERENCE)
+        register(m.AssignmentGroup, Area.REFERENCE)
+        register(m.SlaPolicy, Area.REFERENCE)

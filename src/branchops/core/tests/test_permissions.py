@@ -23,7 +23,8 @@ def test_every_role_can_view_the_estate(role: Role) -> None:
 
 
 @pytest.mark.parametrize(
-    ("role", "except_for"), [(Role.AUDITOR, set()), (Role.NOC_OPERATOR, {Area.ALERTS})]
+    ("role", "except_for"),
+    [(Role.AUDITOR, set()), (Role.NOC_OPERATOR, {Area.ALERTS, Area.SERVICE_DESK})],
 )
 def test_read_only_roles_change_nothing(role: Role, except_for: set[Area]) -> None:
     for area in set(Area) - except_for:

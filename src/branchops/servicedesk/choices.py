@@ -1,0 +1,134 @@
+"""Choices of the service desk: kinds of ticket, where they come from, their statuses, what
+happens to them, and the states of an SLA clock."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TicketKind(models.TextChoices):
+    """故障 / 服务请求 / 投诉."""
+
+    INCIDENT = "incident", _("Incident")
+    REQUEST = "request", _("Service request")
+    COMPLAINT = "complaint", _("Complaint")
+
+
+NUMBER_PREFIX = {
+    TicketKind.INCIDENT: "INC",
+    TicketKind.REQUEST: "REQ",
+    TicketKind.COMPLAINT: "CMP",
+}
+"""The human ticket number starts with these: INC-2026-000123."""
+
+
+class RequestType(models.TextChoices):
+    """What a service request asks for; empty for incidents and complaints."""
+
+    REMOTE_SUPPORT = "remote_support", _("Remote support")
+    ONSITE_SUPPORT = "onsite_support", _("On-site support")
+    CONSULTATION = "consultation", _("Consultation")
+    DATA_RECOVERY = "data_recovery", _("Data recovery")
+    ACCOUNT_PERMISSION = "account_permission", _("Account or permission")
+
+
+class TicketSource(models.TextChoices):
+    ALERT = "alert", _("Alert")
+    PHONE = "phone", _("Phone")
+    IM = "im", _("Instant message")
+    EMAIL = "email", _("Email")
+    PORTAL = "portal", _("Self-service portal")
+    API = "api", _("API")
+
+
+class Impact(models.IntegerChoices):
+    """How much is affected: with urgency, gives the priority (``PriorityMatrix``)."""
+
+    HIGH = 1, _("High: many sites, or a real-time system")
+    MEDIUM = 2, _("Medium: one site or a group of users")
+    LOW = 3, _("Low: one user or a workaround exists")
+
+
+class Urgency(models.IntegerChoices):
+    HIGH = 1, _("High: business stopped now")
+    MEDIUM = 2, _("Medium: business impaired")
+    LOW = 3, _("Low: can wait")
+
+
+class Priority(models.IntegerChoices):
+    P1 = 1, _("P1 (critical)")
+    P2 = 2, _("P2 (high)")
+    P3 = 3, _("P3 (medium)")
+    P4 = 4, _("P4 (low)")
+
+
+class TicketStatus(models.TextChoices):
+    NEW = "new", _("New")
+    ASSIGNED = "assigned", _("Assigned")
+    IN_PROGRESS = "in_progress", _("In progress")
+    PENDING_CUSTOMER = "pending_customer", _("Pending customer")
+    PENDING_VENDOR = "pending_vendor", _("Pending vendor")
+    PENDING_SPARE_PART = "pending_spare_part", _("Pending spare part")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+    REOPENED = "reopened", _("Reopened")
+
+
+PAUSE_STATUSES = frozenset(
+    {
+        TicketStatus.PENDING_CUSTOMER.value,
+        TicketStatus.PENDING_VENDOR.value,
+        TicketStatus.PENDING_SPARE_PART.value,
+    }
+)
+"""While a ticket waits for someone outside the team, its SLA clocks stop."""
+
+DONE_STATUSES = frozenset({TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value})
+"""No work left: the resolution clock has stopped (until a reopen)."""
+
+RUNNING_STATUSES = frozenset(
+    {
+        TicketStatus.NEW.value,
+        TicketStatus.ASSIGNED.value,
+        TicketStatus.IN_PROGRESS.value,
+        TicketStatus.REOPENED.value,
+    }
+)
+"""The team owes work: the clocks run (in the calendar's open hours)."""
+
+
+class EventKind(models.TextChoices):
+    """What happened to a ticket: one immutable row each."""
+
+    CREATED = "created", _("Created")
+    STATUS = "status", _("Status changed")
+    ASSIGNED = "assigned", _("Assigned")
+    UPDATED = "updated", _("Fields changed")
+    WORKLOG = "worklog", _("Work log")
+    DEPARTED = "departed", _("Left for the site")
+    ARRIVED = "arrived", _("Arrived on site")
+    FINISHED = "finished", _("Finished on site")
+    ATTACHMENT = "attachment", _("Attachment added")
+    ALERT_LINKED = "alert_linked", _("Alert linked")
+    SLA_WARNING = "sla_warning", _("SLA warning (75 %)")
+    SLA_BREACH = "sla_breach", _("SLA breached")
+    REOPENED = "reopened", _("Reopened")
+
+
+VISIT_KINDS = (EventKind.DEPARTED, EventKind.ARRIVED, EventKind.FINISHED)
+
+
+class ClockKind(models.TextChoices):
+    """响应时间 / 到场时间 / 修复时间."""
+
+    RESPONSE = "response", _("Response")
+    ARRIVAL = "arrival", _("On-site arrival")
+    RESOLUTION = "resolution", _("Resolution")
+
+
+class ClockState(models.TextChoices):
+    RUNNING = "running", _("Running")
+    PAUSED = "paused", _("Paused")
+    MET = "met", _("Met")
+    BREACHED = "breached", _("Breached")
