@@ -1,0 +1,24 @@
+"""The service desk's shipped rows (priority matrix, SLA policies) for every database test.
+
+The project's conftest restores the other apps' shipped rows after a transactional test
+emptied the tables; this does the same for ours.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _servicedesk_shipped(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None and not {"db", "transactional_db"} & set(request.fixturenames):
+        return
+    request.getfixturevalue("_shipped_rows")
+    from django.apps import apps
+
+    from branchops.servicedesk.migrations._shipped import load
+    from branchops.servicedesk.models import PriorityMatrix
+
+    if not PriorityMatrix.objects.exists():
+        load(apps, None)
