@@ -320,24 +320,35 @@ class IcmpSocket:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        now = time.monotonic()
-        self._tokens = min(float(_BURST), self._tokens + (now - self._refilled) * self._rate)
-        self._refilled = now
         queue = self._queue
-        while queue and self._tokens >= 1:
-            batch = min(len(queue), int(self._tokens), _BURST)
-            self._tokens -= batch
-            for _ in range(batch):
-                probe, index = queue.popleft()
-                if not self._transmit(probe, index):
-                    queue.appendleft((probe, index))
-                    self._wait_writable()
-                    return
+        batch = min(len(queue), int(self._refill()))
+        self._tokens -= batch
+        for sent in range(batch):
+            probe, index = queue.popleft()
+            if not self._transmit(probe, index):
+                queue.appendleft((probe, index))
+                self._tokens += batch - sent  # not spent: the kernel took none of these
+                self._wait_writable()
+                return
+        if batch:
             self._on_readable()  # drain replies before they pile up in the receive buffer
         if queue:
             self._flush_scheduled = True
-            delay = (1 - self._tokens) / self._rate
-            self._loop.call_later(max(delay, 0.0), self._flush)
+            # Yield between batches, but sleep only when the bucket is really empty: the
+            # event loop cannot sleep less than a millisecond (epoll's resolution), so a
+            # timer for a token due in microseconds would idle the sweep for most of that.
+            tokens = self._refill()
+            if tokens >= 1:
+                self._loop.call_soon(self._flush)
+            else:
+                self._loop.call_later((1 - tokens) / self._rate, self._flush)
+
+    def _refill(self) -> float:
+        """The token bucket's level now: ``max_pps`` a second, at most a burst."""
+        now = time.monotonic()
+        self._tokens = min(float(_BURST), self._tokens + (now - self._refilled) * self._rate)
+        self._refilled = now
+        return self._tokens
 
     def _transmit(self, probe: Probe, index: int) -> bool:
         """Send one request; False when the send buffer is full (retry when writable)."""

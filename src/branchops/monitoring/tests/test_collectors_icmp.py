@@ -436,3 +436,21 @@ def test_without_privilege_the_error_names_the_sysctl_and_the_capability() -> No
     assert "ICMP echo is not permitted" in done.stdout, done.stderr
     assert "net.ipv4.ping_group_range" in done.stdout
     assert "root or the CAP_NET_RAW capability" in done.stdout
+
+
+# ---- pacing ---------------------------------------------------------------------------------
+
+
+def test_the_pacer_keeps_to_max_pps_and_every_check_is_answered() -> None:
+    targets = [f"127.201.40.{1 + i % 250}" for i in range(1500)]
+    icmp, context = collector(icmp_max_pps=5000)
+
+    async def sweep() -> tuple[list[Result | ConfigError], float]:
+        start = time.monotonic()
+        results = await icmp.collect_many([spec(t, i, count=1) for i, t in enumerate(targets)])
+        return results, time.monotonic() - start
+
+    results, elapsed = run(closing(context, sweep()))
+    assert all(isinstance(r, Result) and r.state is State.UP for r in results)
+    # A burst of 256, then no faster than 5,000 a second.
+    assert elapsed >= (len(targets) - 256) / 5000
