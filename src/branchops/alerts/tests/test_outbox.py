@@ -17,6 +17,7 @@ from branchops.alerts.choices import EventKind, NotificationStatus
 from branchops.alerts.models import Alert, AlertEvent, Channel, DeliveryAttempt, Notification
 from branchops.alerts.outbox import Outbox
 from branchops.alerts.transports.testing import Received, http_peer, json_answer
+from branchops.core.db import in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the outbox works in its own threads
 
@@ -44,9 +45,9 @@ def run(
 ) -> tuple[list[Received], Outbox]:
     async def scenario() -> tuple[list[Received], Outbox]:
         async with http_peer(answer) as peer, httpx.AsyncClient(trust_env=False) as client:
-            await asyncio.to_thread(prepare, peer.url)
+            await in_thread(prepare, peer.url)
             box = Outbox(client, **outbox)
-            await asyncio.to_thread(box.recover_stale)  # as the engine does when it starts
+            await in_thread(box.recover_stale)  # as the engine does when it starts
             for _ in range(passes):
                 await box.deliver_due()
             return peer.received, box

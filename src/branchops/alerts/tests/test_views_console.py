@@ -361,7 +361,7 @@ def test_the_signed_link_still_acknowledges_without_a_sign_in(estate: dict[str, 
     alert = make_alert(site=estate["own"], title="WAN down")
     channel = Channel.objects.create(name="Robot", kind="wecom")
     url = reverse("alerts:ack_link", args=[ack_token(alert.pk, channel.pk)])
-    client = Client()
+    client = Client(headers={"Accept-Language": "en"})  # the wording below is English
     page = client.get(url).content.decode()
     assert "WAN down" in page
     alert.refresh_from_db()

@@ -13,6 +13,7 @@ import pytest
 
 from branchops.alerts.models import Channel
 from branchops.alerts.transports import Notice, TransportError, build
+from branchops.core.db import in_thread
 from branchops.lab.oncall import CHANNEL, ensure_on_call
 from branchops.lab.sim.lab import Lab
 
@@ -32,10 +33,10 @@ def test_the_demo_channel_talks_to_the_lab_robot_and_forgeries_are_refused(
             assert lab.control is not None
             port = lab.control.port
             # The robot reads its secret at start: demo writes it first, as branchops demo does.
-            assert await asyncio.to_thread(ensure_on_call, tmp_path, port)
-            assert not await asyncio.to_thread(ensure_on_call, tmp_path, port)  # once only
+            assert await in_thread(ensure_on_call, tmp_path, port)
+            assert not await in_thread(ensure_on_call, tmp_path, port)  # once only
         async with Lab(inventory, config(control_port=port, home=tmp_path)) as lab:
-            channel = await asyncio.to_thread(Channel.objects.get, name=CHANNEL)
+            channel = await in_thread(Channel.objects.get, name=CHANNEL)
             settings = {**channel.config, **channel.secrets()}
             async with httpx.AsyncClient(trust_env=False) as http:
                 delivery = await build("dingtalk", settings, client=http).send(NOTICE)
