@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class TicketKind(models.TextChoices):
@@ -64,15 +65,15 @@ class Priority(models.IntegerChoices):
 
 
 class TicketStatus(models.TextChoices):
-    NEW = "new", _("New")
-    ASSIGNED = "assigned", _("Assigned")
-    IN_PROGRESS = "in_progress", _("In progress")
-    PENDING_CUSTOMER = "pending_customer", _("Pending customer")
-    PENDING_VENDOR = "pending_vendor", _("Pending vendor")
-    PENDING_SPARE_PART = "pending_spare_part", _("Pending spare part")
-    RESOLVED = "resolved", _("Resolved")
-    CLOSED = "closed", _("Closed")
-    REOPENED = "reopened", _("Reopened")
+    NEW = "new", pgettext_lazy("ticket status", "New")
+    ASSIGNED = "assigned", pgettext_lazy("ticket status", "Assigned")
+    IN_PROGRESS = "in_progress", pgettext_lazy("ticket status", "In progress")
+    PENDING_CUSTOMER = "pending_customer", pgettext_lazy("ticket status", "Pending customer")
+    PENDING_VENDOR = "pending_vendor", pgettext_lazy("ticket status", "Pending vendor")
+    PENDING_SPARE_PART = "pending_spare_part", pgettext_lazy("ticket status", "Pending spare part")
+    RESOLVED = "resolved", pgettext_lazy("ticket status", "Resolved")
+    CLOSED = "closed", pgettext_lazy("ticket status", "Closed")
+    REOPENED = "reopened", pgettext_lazy("ticket status", "Reopened")
 
 
 PAUSE_STATUSES = frozenset(
