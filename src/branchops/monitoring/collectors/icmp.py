@@ -111,11 +111,13 @@ class EchoTemplate:
 class Waiter:
     """Wakes one coroutine when every probe it waits for has finished."""
 
-    __slots__ = ("future", "remaining")
+    __slots__ = ("future", "remaining", "since", "started")
 
-    def __init__(self, future: asyncio.Future[None], remaining: int) -> None:
+    def __init__(self, future: asyncio.Future[None], started: float, since: float) -> None:
         self.future = future
-        self.remaining = remaining
+        self.remaining = 0
+        self.started = started  # wall clock, for the results' started_at
+        self.since = since  # monotonic (the loop's clock), for their durations
 
     def finished(self) -> None:
         self.remaining -= 1
@@ -123,35 +125,75 @@ class Waiter:
             self.future.set_result(None)
 
 
+class EchoPlan:
+    """What one check pings and how, worked out once per spec: specs are frozen and live as
+    long as the engine, and a sweep of 10,000 targets would otherwise redo this every time."""
+
+    __slots__ = ("address", "dest", "family", "losses", "params", "spec", "stat_labels")
+
+    def __init__(
+        self, spec: CheckSpec, params: IcmpParams, address: str, family: socket.AddressFamily
+    ) -> None:
+        self.spec = spec
+        self.params = params
+        self.address = address  # as the kernel reports a reply's source
+        self.dest = (address, 0)
+        self.family = family
+        self.stat_labels = _stat_labels(spec.label_items)
+        # Loss samples are the same few values every run: made once each, then shared
+        # (samples are frozen).
+        self.losses: dict[float, Sample] = {}
+
+    def loss_sample(self, loss: float) -> Sample:
+        sample = self.losses.get(loss)
+        if sample is None:
+            sample = self.losses[loss] = Sample(
+                "branchops_icmp_loss_ratio", loss, self.spec.label_items
+            )
+        return sample
+
+
 class Probe:
     """The echo requests of one check run to one target, and what came back."""
 
     __slots__ = (
         "address",
-        "ended",
+        "dest",
+        "duration",
         "finished",
         "outstanding",
+        "plan",
+        "received",
+        "result",
         "rtts",
         "send_errors",
         "seqs",
         "size",
+        "template",
         "waiter",
     )
 
-    def __init__(self, address: str, count: int, size: int, waiter: Waiter) -> None:
-        self.address = address
-        self.size = size
+    def __init__(self, plan: EchoPlan, template: EchoTemplate, waiter: Waiter) -> None:
+        count = plan.params.count
+        self.plan = plan
+        self.address = plan.address
+        self.dest = plan.dest
+        self.size = plan.params.size
+        self.template = template
         self.rtts: list[float | None] = [None] * count
         self.seqs: list[int | None] = [None] * count
         self.outstanding = count
+        self.received = 0
         self.send_errors: list[str] | None = None  # made on the first failure only
         self.finished = False
-        self.ended = 0.0  # monotonic time when the last reply came or the probe gave up
+        self.duration = 0.0  # from the start of the sweep to the last reply or giving up
+        self.result: Result | None = None
         self.waiter = waiter
 
     def answered(self, index: int, rtt: float) -> None:
         if self.rtts[index] is None:
             self.rtts[index] = rtt
+            self.received += 1
             self.outstanding -= 1
             if not self.outstanding:
                 self.finish()
@@ -165,10 +207,23 @@ class Probe:
             self.finish()
 
     def finish(self) -> None:
-        if not self.finished:
-            self.finished = True
-            self.ended = time.monotonic()
-            self.waiter.finished()
+        """Done: the result is built now, while the sweep's other requests are still paced
+        out (time the sweep would otherwise spend waiting for tokens), not all at the end."""
+        if self.finished:
+            return
+        self.finished = True
+        waiter = self.waiter
+        self.duration = time.monotonic() - waiter.since
+        try:
+            self.result = _result(self, waiter.started, self.duration)
+        except Exception:  # outcome() raises it again, to the check's caller, and not into
+            self.result = None  # the reader callback that drains the socket for everyone
+        waiter.finished()
+
+    def outcome(self) -> Result:
+        if self.result is None:  # only if building it in finish() failed
+            self.result = _result(self, self.waiter.started, self.duration)
+        return self.result
 
 
 def _open(family: socket.AddressFamily, kind: str) -> socket.socket:
@@ -357,10 +412,10 @@ class IcmpSocket:
         address = probe.address
         seq = self._next_seq.get(address, self._seq_base)
         self._next_seq[address] = (seq + 1) & 0xFFFF
-        packet = self._template(probe.size).packet(seq)
+        packet = probe.template.packet(seq)
         sent_ns = time.time_ns()  # before sendto: on loopback the reply arrives within it
         try:
-            self.sock.sendto(packet, (address, 0))
+            self.sock.sendto(packet, probe.dest)
         except (BlockingIOError, InterruptedError):
             return False
         except OSError as exc:
@@ -372,7 +427,8 @@ class IcmpSocket:
         self.pending[(address, seq)] = (probe, index, sent_ns)
         return True
 
-    def _template(self, size: int) -> EchoTemplate:
+    def template(self, size: int) -> EchoTemplate:
+        """The echo requests of one payload size, with our identifier and cookie."""
         template = self._templates.get(size)
         if template is None:
             payload = (self.cookie * (size // _COOKIE_SIZE + 1))[:size]
@@ -531,24 +587,25 @@ class IcmpCollector:
         scheduler can use when many ICMP checks fall due in the same tick (fping's model):
         it saves a task, a future and a wake-up per check.
         """
-        started = self._clock()
         loop = asyncio.get_running_loop()
-        waiter = Waiter(loop.create_future(), 0)
-        runs: list[tuple[Probe, IcmpParams] | ConfigError] = []
+        waiter = Waiter(loop.create_future(), self._clock(), loop.time())
+        now = waiter.since
+        runs: list[Probe | ConfigError] = []
         handles: list[asyncio.TimerHandle] = []
         watched: dict[tuple[IcmpSocket, float], list[Probe]] = {}  # by socket and timeout
-        now = loop.time()
         sockets: dict[socket.AddressFamily, IcmpSocket] = {}
         for spec in specs:
             try:
-                params, address, family = _prepare(spec)
+                plan = _plan(spec)
+                family = plan.family
                 sock = sockets.get(family) or sockets.setdefault(
                     family, self._pinger.socket_for(family)
                 )
             except ConfigError as exc:
                 runs.append(exc)
                 continue
-            probe = Probe(address, params.count, params.size, waiter)
+            params = plan.params
+            probe = Probe(plan, sock.template(params.size), waiter)
             waiter.remaining += 1
             group = watched.get((sock, spec.timeout_s))
             if group is None:
@@ -558,7 +615,7 @@ class IcmpCollector:
             spacing = params.spacing_ms / 1000
             for i in range(1, params.count):
                 handles.append(loop.call_at(now + i * spacing, sock.send, probe, i))
-            runs.append((probe, params))
+            runs.append(probe)
         for (sock, timeout), probes in watched.items():
             sock.watch(probes, now + timeout)
         try:
@@ -568,33 +625,19 @@ class IcmpCollector:
             for handle in handles:
                 handle.cancel()
             for run in runs:
-                if not isinstance(run, ConfigError) and not run[0].finished:
-                    self._pinger.abandon(run[0])  # cancelled from outside
-        return [
-            run
-            if isinstance(run, ConfigError)
-            else _result(spec, run[1], run[0], started, run[0].ended - now)
-            for spec, run in zip(specs, runs, strict=True)
-        ]
+                if not isinstance(run, ConfigError) and not run.finished:
+                    self._pinger.abandon(run)  # cancelled from outside
+        return [run if isinstance(run, ConfigError) else run.outcome() for run in runs]
 
 
-_PREPARED: dict[int, tuple[CheckSpec, tuple[IcmpParams, str, socket.AddressFamily]]] = {}
+_PLANS: dict[int, EchoPlan] = {}
 
 
-def _prepare(spec: CheckSpec) -> tuple[IcmpParams, str, socket.AddressFamily]:
-    """Parameters and address of a check, worked out once per spec (specs are frozen and
-    live as long as the engine; a sweep of 10,000 targets would redo this every time)."""
-    known = _PREPARED.get(spec.check_id)
-    if known is not None and known[0] is spec:
-        return known[1]
-    prepared = _prepare_afresh(spec)
-    if len(_PREPARED) >= 200_000:
-        _PREPARED.clear()
-    _PREPARED[spec.check_id] = (spec, prepared)
-    return prepared
-
-
-def _prepare_afresh(spec: CheckSpec) -> tuple[IcmpParams, str, socket.AddressFamily]:
+def _plan(spec: CheckSpec) -> EchoPlan:
+    """The check's plan, made on its first run (a ConfigError if its parameters are wrong)."""
+    known = _PLANS.get(spec.check_id)
+    if known is not None and known.spec is spec:
+        return known
     params = _cached_params(spec)
     address, family = _parse_target(spec.target)
     if (params.count - 1) * params.spacing_ms / 1000 >= spec.timeout_s:
@@ -602,7 +645,10 @@ def _prepare_afresh(spec: CheckSpec) -> tuple[IcmpParams, str, socket.AddressFam
             f"{params.count} requests {params.spacing_ms} ms apart do not fit in the "
             f"timeout of {spec.timeout_s:g} s"
         )
-    return params, address, family
+    if len(_PLANS) >= 200_000:
+        _PLANS.clear()
+    plan = _PLANS[spec.check_id] = EchoPlan(spec, params, address, family)
+    return plan
 
 
 @functools.lru_cache(maxsize=65536)  # the same targets come back every interval
@@ -616,32 +662,34 @@ def _parse_target(target: str) -> tuple[str, socket.AddressFamily]:
     raise ConfigError(f"ICMP target must be an IP address, not {target!r}")
 
 
-def _result(
-    spec: CheckSpec, params: IcmpParams, probe: Probe, started: float, duration: float
-) -> Result:
-    # Runs once per target per sweep (tens of thousands a second): one pass, one tuple.
-    rtts = [rtt for rtt in probe.rtts if rtt is not None]
-    received = len(rtts)
+def _result(probe: Probe, started: float, duration: float) -> Result:
+    # Runs once per target per sweep (tens of thousands a second): the labels and the loss
+    # sample come ready-made from the plan.
+    plan = probe.plan
+    params = plan.params
+    spec = plan.spec
+    received = probe.received
     loss = 1 - received / params.count
-    labels = spec.label_items
     if not received:
-        samples: tuple[Sample, ...] = (Sample("branchops_icmp_loss_ratio", loss, labels),)
+        samples: tuple[Sample, ...] = (plan.loss_sample(loss),)
         summary = "loss 100 %"
     else:
-        low, middle, high = _stat_labels(labels)
-        if received == 1:  # a sweep's single echo: min, average and max are the one rtt
-            avg = smallest = largest = rtts[0]
+        low, middle, high = plan.stat_labels
+        if params.count == 1:  # a sweep's single echo: min, average and max are the one rtt
+            avg = smallest = largest = probe.rtts[0] or 0.0
+            rtts = []
         else:
+            rtts = [rtt for rtt in probe.rtts if rtt is not None]
             avg, smallest, largest = sum(rtts) / received, min(rtts), max(rtts)
         samples = (
-            Sample("branchops_icmp_loss_ratio", loss, labels),
+            plan.loss_sample(loss),
             Sample("branchops_icmp_rtt_seconds", smallest, low),
             Sample("branchops_icmp_rtt_seconds", avg, middle),
             Sample("branchops_icmp_rtt_seconds", largest, high),
         )
         if received > 1:
             jitter = sum(abs(b - a) for a, b in itertools.pairwise(rtts)) / (received - 1)
-            samples += (Sample("branchops_icmp_jitter_seconds", jitter, labels),)
+            samples += (Sample("branchops_icmp_jitter_seconds", jitter, spec.label_items),)
         loss_text = "loss 0 %" if not loss else f"loss {loss * 100:.0f} %"
         summary = f"{loss_text}, avg {avg * 1000:.2f} ms"
     if not loss:
