@@ -6,6 +6,9 @@ emptied the tables; this does the same for ours.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
 
@@ -22,3 +25,13 @@ def _servicedesk_shipped(request: pytest.FixtureRequest) -> None:
 
     if not PriorityMatrix.objects.exists():
         load(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _english(settings: Any) -> Iterator[None]:
+    """The tests read refusals in English, whatever the catalogs translate."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
