@@ -63,7 +63,7 @@ _SOCKET_BUFFER: Final = 8 * 1024 * 1024  # the kernel caps it at net.core.rmem_m
 _RECV_SIZE: Final = 2048  # IP header (60) + ICMP header (8) + the largest payload (1472)
 _CMSG_SPACE: Final = socket.CMSG_SPACE(16)  # struct timespec
 _HEADER: Final = struct.Struct("!BBHHH")
-_ID_SEQ: Final = struct.Struct("!HH")
+_TYPE_ID_SEQ: Final = struct.Struct("!BxxxHH")  # type, code, checksum, identifier, sequence
 _TIMESPEC: Final = struct.Struct("=qq")
 _COOKIE_SIZE: Final = 8
 _RETRY_OPEN_S: Final = 60.0  # after a refused open: privileges change rarely
@@ -305,7 +305,8 @@ class IcmpSocket:
         self.pending: dict[tuple[str, int], tuple[Probe, int, int]] = {}
         self._next_seq: dict[str, int] = {}
         self._seq_base = secrets.randbelow(0x10000)  # where each target's sequence starts
-        self._deadlines: list[tuple[float, int, list[Probe]]] = []  # a heap; one timer for all
+        # A heap of (deadline, tiebreak, waiter, probes); one timer for all of them.
+        self._deadlines: list[tuple[float, int, Waiter, list[Probe]]] = []
         self._tiebreak = itertools.count()
         self._expiry: asyncio.TimerHandle | None = None
         self._queue: deque[tuple[Probe, int]] = deque()
@@ -323,7 +324,7 @@ class IcmpSocket:
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
-        for _, _, probes in self._deadlines:
+        for _, _, _, probes in self._deadlines:
             for probe in probes:
                 if not probe.finished:
                     self.abandon(probe)
@@ -345,10 +346,11 @@ class IcmpSocket:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
-    def watch(self, probes: list[Probe], deadline: float) -> None:
-        """Give up on ``probes`` at ``deadline``. One timer serves every check: it fires at the
-        earliest deadline, and a sweep costs one heap entry, not a timer per target."""
-        heapq.heappush(self._deadlines, (deadline, next(self._tiebreak), probes))
+    def watch(self, waiter: Waiter, probes: list[Probe], deadline: float) -> None:
+        """Give up on ``probes`` (all of ``waiter``) at ``deadline``. One timer serves every
+        check: it fires at the earliest deadline, and a sweep costs one heap entry, not a
+        timer per target."""
+        heapq.heappush(self._deadlines, (deadline, next(self._tiebreak), waiter, probes))
         if self._expiry is None or deadline < self._expiry.when():
             if self._expiry is not None:
                 self._expiry.cancel()
@@ -367,7 +369,10 @@ class IcmpSocket:
         horizon = self._loop.time() + _TIMER_SLACK
         heap = self._deadlines
         while heap and heap[0][0] <= horizon:
-            for probe in heapq.heappop(heap)[2]:
+            _, _, waiter, probes = heapq.heappop(heap)
+            if waiter.remaining <= 0:
+                continue  # a sweep that has finished: no need to look at its 10,000 probes
+            for probe in probes:
                 if not probe.finished:
                     self.abandon(probe)
         if heap:
@@ -378,13 +383,11 @@ class IcmpSocket:
         queue = self._queue
         batch = min(len(queue), int(self._refill()))
         self._tokens -= batch
-        for sent in range(batch):
-            probe, index = queue.popleft()
-            if not self._transmit(probe, index):
-                queue.appendleft((probe, index))
-                self._tokens += batch - sent  # not spent: the kernel took none of these
-                self._wait_writable()
-                return
+        unsent = self._send(batch)
+        if unsent:
+            self._tokens += unsent  # not spent: the kernel took none of these
+            self._wait_writable()
+            return
         if batch:
             self._on_readable()  # drain replies before they pile up in the receive buffer
         if queue:
@@ -405,27 +408,38 @@ class IcmpSocket:
         self._refilled = now
         return self._tokens
 
-    def _transmit(self, probe: Probe, index: int) -> bool:
-        """Send one request; False when the send buffer is full (retry when writable)."""
-        if probe.finished:
-            return True  # the check has given up already
-        address = probe.address
-        seq = self._next_seq.get(address, self._seq_base)
-        self._next_seq[address] = (seq + 1) & 0xFFFF
-        packet = probe.template.packet(seq)
-        sent_ns = time.time_ns()  # before sendto: on loopback the reply arrives within it
+    def _send(self, count: int) -> int:
+        """Send the next ``count`` queued requests. Returns how many of them are left when
+        the send buffer fills up (they stay queued, to go when the socket is writable)."""
+        # The hot loop of a sweep, with _on_readable: attributes are read once into locals.
+        queue, pending, next_seq = self._queue, self.pending, self._next_seq
+        sendto, time_ns, seq_base = self.sock.sendto, time.time_ns, self._seq_base
+        sent = 0
         try:
-            self.sock.sendto(packet, probe.dest)
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError as exc:
-            self.stats["send_errors"] += 1
-            probe.failed(f"send to {address}: {exc.strerror or exc}")
-            return True
-        self.stats["sent"] += 1
-        probe.seqs[index] = seq
-        self.pending[(address, seq)] = (probe, index, sent_ns)
-        return True
+            for done in range(count):
+                probe, index = queue.popleft()
+                if probe.finished:
+                    continue  # the check has given up already
+                address = probe.address
+                seq = next_seq.get(address, seq_base)
+                packet = probe.template.packet(seq)
+                sent_ns = time_ns()  # before sendto: on loopback the reply arrives within it
+                try:
+                    sendto(packet, probe.dest)
+                except (BlockingIOError, InterruptedError):
+                    queue.appendleft((probe, index))
+                    return count - done
+                except OSError as exc:
+                    self.stats["send_errors"] += 1
+                    probe.failed(f"send to {address}: {exc.strerror or exc}")
+                    continue
+                next_seq[address] = (seq + 1) & 0xFFFF
+                probe.seqs[index] = seq
+                pending[address, seq] = (probe, index, sent_ns)
+                sent += 1
+            return 0
+        finally:
+            self.stats["sent"] += sent  # once per batch, like the receive counters
 
     def template(self, size: int) -> EchoTemplate:
         """The echo requests of one payload size, with our identifier and cookie."""
@@ -449,36 +463,38 @@ class IcmpSocket:
 
     def _on_readable(self) -> None:
         # The hot loop of a sweep: attributes are read once into locals.
-        sock, pending, stats = self.sock, self.pending, self.stats
+        recvmsg, pending, stats = self.sock.recvmsg, self.pending, self.stats
         reply_type, ident, cookie = self._reply_type, self.ident, self.cookie
         header_in_data = self._header_in_data
         received = strays = 0
         try:
             for _ in range(_RECV_BATCH):
                 try:
-                    data, ancillary, _flags, source = sock.recvmsg(_RECV_SIZE, _CMSG_SPACE)
+                    data, ancillary, _flags, source = recvmsg(_RECV_SIZE, _CMSG_SPACE)
                 except (BlockingIOError, InterruptedError):
                     return
                 except OSError:
                     continue  # a queued ICMP error on the socket; keep reading
                 offset = (data[0] & 0x0F) * 4 if header_in_data and data else 0
-                if len(data) < offset + 8 or data[offset] != reply_type:
+                if len(data) < offset + 8:
                     strays += 1
                     continue
-                their_ident, seq = _ID_SEQ.unpack_from(data, offset + 4)
-                key = (source[0], seq)
-                entry = pending.get(key) if their_ident == ident else None
+                their_type, their_ident, seq = _TYPE_ID_SEQ.unpack_from(data, offset)
+                entry = (
+                    pending.get((source[0], seq))
+                    if their_type == reply_type and their_ident == ident
+                    else None
+                )
                 if entry is None:
                     strays += 1
                     continue
                 probe, index, sent_ns = entry
-                start = offset + 8
                 size = probe.size
                 expected = cookie if size >= _COOKIE_SIZE else cookie[:size]
-                if data[start : start + len(expected)] != expected:
+                if not data.startswith(expected, offset + 8):  # compared in place, no copy
                     strays += 1  # right address, identifier and sequence: a forgery
                     continue
-                del pending[key]
+                del pending[source[0], seq]
                 received += 1
                 probe.answered(index, max(_received_ns(ancillary) - sent_ns, 0) / 1e9)
         finally:
@@ -489,15 +505,10 @@ class IcmpSocket:
 
 def _received_ns(ancillary: list[tuple[int, int, bytes]]) -> int:
     """The kernel's receive time (SO_TIMESTAMPNS), else now."""
-    if len(ancillary) == 1:  # the usual case: only the timestamp came
-        level, kind, payload = ancillary[0]
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= 16:
+    for level, kind, payload in ancillary:  # usually only the timestamp came
+        if kind == SO_TIMESTAMPNS and level == socket.SOL_SOCKET and len(payload) >= 16:
             seconds, nanoseconds = _TIMESPEC.unpack_from(payload)
-            return int(seconds) * 1_000_000_000 + int(nanoseconds)
-    for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= 16:
-            seconds, nanoseconds = _TIMESPEC.unpack_from(payload)
-            return int(seconds) * 1_000_000_000 + int(nanoseconds)
+            return int(seconds * 1_000_000_000 + nanoseconds)
     return time.time_ns()
 
 
@@ -617,7 +628,7 @@ class IcmpCollector:
                 handles.append(loop.call_at(now + i * spacing, sock.send, probe, i))
             runs.append(probe)
         for (sock, timeout), probes in watched.items():
-            sock.watch(probes, now + timeout)
+            sock.watch(waiter, probes, now + timeout)
         try:
             if waiter.remaining:
                 await waiter.future

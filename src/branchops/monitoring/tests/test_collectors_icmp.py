@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from branchops.monitoring.collectors import Context, build
 from branchops.monitoring.collectors.base import CheckSpec, ConfigError, Result, State
@@ -128,6 +130,21 @@ def test_precomputed_echo_checksums_verify_for_every_sequence(size: int) -> None
         assert reference_checksum(packet) == 0  # a valid checksum sums to zero
 
 
+@given(
+    icmp_type=st.sampled_from([8, 128]),
+    ident=st.integers(0, 0xFFFF),
+    seq=st.integers(0, 0xFFFF),
+    payload=st.binary(max_size=64),
+)
+def test_incremental_checksum_equals_the_full_one(
+    icmp_type: int, ident: int, seq: int, payload: bytes
+) -> None:
+    packet = EchoTemplate(icmp_type, ident, payload).packet(seq)
+    unchecked = packet[:2] + b"\0\0" + packet[4:]
+    assert struct.unpack("!H", packet[2:4])[0] == checksum(unchecked)
+    assert packet == struct.pack("!BBHHH", icmp_type, 0, checksum(unchecked), ident, seq) + payload
+
+
 # ---- live echo ------------------------------------------------------------------------------
 
 
@@ -164,6 +181,22 @@ def test_one_socket_serves_a_sweep_of_many_targets() -> None:
 
     results = run(closing(context, sweep()))
     assert all(isinstance(r, Result) and r.state is State.UP for r in results)
+
+
+def test_a_sweep_gives_each_check_its_own_result_in_order() -> None:
+    # Several requests per target, targets repeated, results built as replies come in:
+    # every result must still be its own check's, in the order the specs were given.
+    targets = [f"127.201.41.{1 + i % 50}" for i in range(300)]
+    specs = [spec(t, 1000 + i, count=3, spacing_ms=10) for i, t in enumerate(targets)]
+    icmp, context = collector()
+    results = run(closing(context, icmp.collect_many(specs)))
+    for check, result in zip(specs, results, strict=True):
+        assert isinstance(result, Result)
+        assert result.check_id == check.check_id
+        assert result.state is State.UP
+        assert all(("device", f"dev-{check.target}") in s.labels for s in result.samples)
+        assert 0 < sample(result, "branchops_icmp_rtt_seconds", stat="max") < 1
+        assert 0 < result.duration_s < 1
 
 
 def test_concurrent_checks_of_one_target_keep_their_own_replies() -> None:
