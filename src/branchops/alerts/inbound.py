@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from branchops.alerts.choices import AlertSource
@@ -242,34 +243,63 @@ def take(limit: int = 10_000) -> list[Signal]:
     if not rows:
         return []
     InboundEvent.objects.filter(id__lte=rows[-1][0]).delete()
-    return [resolve_targets(Signal(**payload)) for _, payload in rows]
+    signals = [Signal(**payload) for _, payload in rows]
+    return Targets.of(signals).resolve(signals)
+
+
+@dataclass
+class Targets:
+    """Devices, sites and systems named in a batch's labels, looked up in three queries."""
+
+    devices: dict[str, tuple[int, int]]  # name or management address -> (device, site)
+    sites: dict[str, int]
+    systems: dict[str, int]
+
+    @classmethod
+    def of(cls, signals: list[Signal]) -> Targets:
+        from branchops.cmdb.models import Device, InformationSystem, Site
+
+        names = {n for s in signals if (n := _device_name(s.labels))}
+        addresses = {n for n in names if _maybe_ip(n)}
+        devices = {
+            name: (pk, site)
+            for pk, site, name in Device.objects.filter(name__in=names - addresses).values_list(
+                "id", "site_id", "name"
+            )
+        }
+        for pk, site, ip in Device.objects.filter(management_ip__in=addresses).values_list(
+            "id", "site_id", "management_ip"
+        ):
+            devices[str(ip)] = (pk, site)
+        codes = {s.labels["site"] for s in signals if s.labels.get("site")}
+        systems = {s.labels["system"] for s in signals if s.labels.get("system")}
+        return cls(
+            devices,
+            dict(Site.objects.filter(code__in=codes).values_list("code", "id")),
+            dict(InformationSystem.objects.filter(code__in=systems).values_list("code", "id")),
+        )
+
+    def resolve(self, signals: list[Signal]) -> list[Signal]:
+        return [self.one(s) for s in signals]
+
+    def one(self, signal: Signal) -> Signal:
+        device = self.devices.get(_device_name(signal.labels))
+        site_id = device[1] if device else self.sites.get(signal.labels.get("site", ""))
+        return replace(
+            signal,
+            device_id=device[0] if device else None,
+            site_id=site_id,
+            system_id=self.systems.get(signal.labels.get("system", "")),
+        )
 
 
 def resolve_targets(signal: Signal) -> Signal:
     """Site, device and system from the labels (codes, names or management addresses)."""
-    from dataclasses import replace
+    return Targets.of([signal]).one(signal)
 
-    from branchops.cmdb.models import Device, InformationSystem, Site
 
-    labels = signal.labels
-    device = None
-    name = labels.get("device") or labels.get("host") or labels.get("instance", "").split(":")[0]
-    if name:
-        rows = Device.objects.filter(**{"management_ip" if _maybe_ip(name) else "name": name})
-        device = rows.values_list("id", "site_id").first()
-    site_id = device[1] if device else None
-    if site_id is None and labels.get("site"):
-        site_id = Site.objects.filter(code=labels["site"]).values_list("id", flat=True).first()
-    system_id = None
-    if labels.get("system"):
-        system_id = (
-            InformationSystem.objects.filter(code=labels["system"])
-            .values_list("id", flat=True)
-            .first()
-        )
-    return replace(
-        signal, device_id=device[0] if device else None, site_id=site_id, system_id=system_id
-    )
+def _device_name(labels: Mapping[str, str]) -> str:
+    return labels.get("device") or labels.get("host") or labels.get("instance", "").split(":")[0]
 
 
 def _maybe_ip(text: str) -> bool:

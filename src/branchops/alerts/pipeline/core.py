@@ -282,6 +282,7 @@ class AlertPipeline:
                 self._fire(signal, batch, pending)
             else:
                 self._resolve_signal(signal, batch, pending, now)
+        store.write_changes(batch)
         store.insert_new(batch)
         for row, signal in batch.created:
             alert = _open_from_row(row)

@@ -216,3 +216,13 @@ def test_a_device_already_marked_failed_alerts_but_wakes_nobody(clock: Clock) ->
     assert alert.status == AlertStatus.FIRING
     assert not Notification.objects.exists()
     assert alert.events.filter(kind="note").exists()
+
+
+def test_resolved_and_fired_again_in_one_pass_is_a_new_alert(clock: Clock) -> None:
+    p, _ = pipeline(clock)
+    p.put_signals([event(at=clock.now)])
+    p.process()
+    p.put_signals([event(firing=False, at=clock.advance(1)), event(at=clock.advance(1))])
+    p.process()
+    statuses = list(Alert.objects.order_by("id").values_list("status", flat=True))
+    assert statuses == [AlertStatus.RESOLVED, AlertStatus.FIRING]
