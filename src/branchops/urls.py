@@ -10,12 +10,14 @@ from branchops.core.api_views import api_not_found
 from branchops.lab.api import router as lab_router
 from branchops.monitoring.api import router as monitoring_router
 from branchops.monitoring.push import router as push_router
+from branchops.servicedesk.api import router as servicedesk_router
 
 api.add_router("/", cmdb_router())
 api.add_router("/", monitoring_router())
 api.add_router("/push/", push_router())
 api.add_router("/", alerts_router())
 api.add_router("/ingest/", ingest_router())
+api.add_router("/", servicedesk_router())
 api.add_router("/lab/", lab_router())
 
 urlpatterns = [

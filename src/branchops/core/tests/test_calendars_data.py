@@ -12,6 +12,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
+from django.utils import translation
 
 from branchops.core import calendars
 from branchops.core.choices import AuditAction, ChangeSource
@@ -19,6 +20,13 @@ from branchops.core.errors import BulkValidationError
 from branchops.core.models import AuditEvent, BusinessCalendar, CalendarDay
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    # The refusals below are read in English; the product's default language is zh-hans.
+    with translation.override("en"):
+        yield
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
