@@ -480,8 +480,9 @@ class IcmpSocket:
                     strays += 1
                     continue
                 their_type, their_ident, seq = _TYPE_ID_SEQ.unpack_from(data, offset)
+                key = (source[0], seq)
                 entry = (
-                    pending.get((source[0], seq))
+                    pending.pop(key, None)
                     if their_type == reply_type and their_ident == ident
                     else None
                 )
@@ -492,9 +493,10 @@ class IcmpSocket:
                 size = probe.size
                 expected = cookie if size >= _COOKIE_SIZE else cookie[:size]
                 if not data.startswith(expected, offset + 8):  # compared in place, no copy
-                    strays += 1  # right address, identifier and sequence: a forgery
+                    # Right address, identifier and sequence but not our payload: a forgery.
+                    pending[key] = entry  # the true reply may still come
+                    strays += 1
                     continue
-                del pending[source[0], seq]
                 received += 1
                 probe.answered(index, max(_received_ns(ancillary) - sent_ns, 0) / 1e9)
         finally:
@@ -623,9 +625,10 @@ class IcmpCollector:
                 group = watched[sock, spec.timeout_s] = []
             group.append(probe)
             sock.send(probe, 0)
-            spacing = params.spacing_ms / 1000
-            for i in range(1, params.count):
-                handles.append(loop.call_at(now + i * spacing, sock.send, probe, i))
+            if params.count > 1:
+                spacing = params.spacing_ms / 1000
+                for i in range(1, params.count):
+                    handles.append(loop.call_at(now + i * spacing, sock.send, probe, i))
             runs.append(probe)
         for (sock, timeout), probes in watched.items():
             sock.watch(waiter, probes, now + timeout)
