@@ -285,7 +285,7 @@ def notification_log(request: HttpRequest) -> HttpResponse:
     return render_listing(
         request,
         "alerts/notification_log.html",
-        "alerts/includes/list_results.html",
+        "includes/list_results.html",
         context,
     )
 

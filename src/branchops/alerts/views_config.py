@@ -120,7 +120,7 @@ class RuleListView(RuleMixin, generic.ObjectListView):
     table = t.RuleTable
     filter_form = f.RuleFilterForm
     template_name = "alerts/rule_list.html"
-    fragment_template = "alerts/includes/list_results.html"
+    fragment_template = "includes/list_results.html"
 
 
 class RuleDetailView(RuleMixin, generic.ObjectDetailView):

@@ -45,7 +45,7 @@ class EstateView(generic.ObjectView):
 
 class ObjectListView(EstateView, generic.ObjectListView):
     template_name = "cmdb/object_list.html"
-    fragment_template = "cmdb/includes/list_results.html"
+    fragment_template = "includes/list_results.html"
 
 
 class ObjectDetailView(EstateView, generic.ObjectDetailView):

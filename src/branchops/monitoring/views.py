@@ -344,7 +344,7 @@ class TemplateListView(TemplateMixin, generic.ObjectListView):
     table = t.TemplateTable
     filter_form = f.TemplateFilterForm
     template_name = "monitoring/template_list.html"
-    fragment_template = "monitoring/includes/list_results.html"
+    fragment_template = "includes/list_results.html"
 
 
 class TemplateDetailView(TemplateMixin, generic.ObjectDetailView):
@@ -421,7 +421,7 @@ class CredentialListView(CredentialMixin, generic.ObjectListView):
     table = t.CredentialTable
     filter_form = f.CredentialFilterForm
     template_name = "monitoring/credential_list.html"
-    fragment_template = "monitoring/includes/list_results.html"
+    fragment_template = "includes/list_results.html"
 
     def extra_context(self, form: FilterForm) -> dict[str, Any]:
         used = Check.objects.values_list("params__credential").annotate(n=Count("pk")).order_by()
