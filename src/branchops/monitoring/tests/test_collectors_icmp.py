@@ -487,3 +487,44 @@ def test_the_pacer_keeps_to_max_pps_and_every_check_is_answered() -> None:
     assert all(isinstance(r, Result) and r.state is State.UP for r in results)
     # A burst of 256, then no faster than 5,000 a second.
     assert elapsed >= (len(targets) - 256) / 5000
+
+
+class WouldBlockSometimes:
+    """A socket whose send buffer is "full" on every 97th send, to drive the pacer's retry."""
+
+    def __init__(self, real: socket.socket) -> None:
+        self.real = real
+        self.sends = self.refused = 0
+
+    def sendto(self, data: bytes, address: tuple[str, int]) -> int:
+        self.sends += 1
+        if self.sends % 97 == 0:
+            self.refused += 1
+            raise BlockingIOError
+        return self.real.sendto(data, address)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_a_full_send_buffer_delays_requests_but_loses_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    targets = [f"127.201.42.{1 + i % 250}" for i in range(1000)]
+    icmp, context = collector()
+
+    async def sweep() -> tuple[list[Result | ConfigError], dict[str, int], int]:
+        await icmp.collect(spec("127.201.42.251"))  # opens the socket
+        (sock,) = context.shared[SHARED_KEY].sockets.values()
+        flaky = WouldBlockSometimes(sock.sock)
+        monkeypatch.setattr(sock, "sock", flaky)
+        before = dict(sock.stats)
+        results = await icmp.collect_many([spec(t, i, count=1) for i, t in enumerate(targets)])
+        assert not sock.pending
+        sent = sock.stats["sent"] - before["sent"]
+        return results, {"sent": sent, "errors": sock.stats["send_errors"]}, flaky.refused
+
+    results, stats, refused = run(closing(context, sweep()))
+    assert refused >= 10  # the retry path ran
+    assert stats == {"sent": len(targets), "errors": 0}
+    assert all(isinstance(r, Result) and r.state is State.UP for r in results)
