@@ -24,7 +24,7 @@ from branchops.core import scoping
 from branchops.core.api import actor, error
 from branchops.core.models import User
 from branchops.core.permissions import Action, Area, can
-from branchops.servicedesk import services, sla
+from branchops.servicedesk import kpis, services, sla
 from branchops.servicedesk.choices import (
     DONE_STATUSES,
     ClockKind,
@@ -371,6 +371,12 @@ def router() -> Router:
     _read_routes(r)
     _write_routes(r)
     _action_routes(r)
+    _kpi_routes(r)
+    # On-call, shifts, handovers, dual control: their own module, which imports helpers
+    # from this one (hence imported here, once this module is complete).
+    from branchops.servicedesk.api_duty import duty_routes
+
+    duty_routes(r)
     return r
 
 
@@ -534,3 +540,116 @@ def _action_routes(r: Router) -> None:
 
         done = _answer(request, call)
         return done if isinstance(done, HttpResponse) else Status(201, done)
+
+
+# ---- KPIs -----------------------------------------------------------------------------------
+
+
+class KpiMeanOut(Schema):
+    tickets: int = Field(description="Tickets the mean is taken over.")
+    wall_minutes: float | None = Field(description="Wall-clock minutes from reported.")
+    business_minutes: float | None = Field(
+        description="Minutes the SLA clock ran (its calendar's open hours, pauses left out)."
+    )
+
+
+class KpiSlaOut(Schema):
+    decided: int = Field(description="Tickets with a policy whose outcome is known.")
+    met: int
+    breached: int
+    attainment: float | None = Field(description="met / decided, 0 to 1.")
+
+
+class KpiFirstTimeFixOut(Schema):
+    resolved: int
+    fixed_first_time: int
+    rate: float | None = Field(description="fixed_first_time / resolved, 0 to 1.")
+
+
+class KpiBacklogOut(Schema):
+    open: int
+    under_1d: int
+    d1_3: int = Field(alias="1d_3d")
+    d3_7: int = Field(alias="3d_7d")
+    d7_30: int = Field(alias="7d_30d")
+    over_30d: int
+
+
+class KpiFiguresOut(Schema):
+    tickets: int
+    incidents: int
+    major_incidents: int = Field(description="P1 incidents.")
+    reportable_incidents: int | None = Field(description="Not modelled yet: always null.")
+    mtta: KpiMeanOut
+    mttr: KpiMeanOut
+    sla: KpiSlaOut
+    first_time_fix: KpiFirstTimeFixOut
+    backlog: KpiBacklogOut = Field(description="Of these tickets, those open now, by age.")
+    satisfaction: float | None = Field(description="Not collected yet: always null.")
+
+
+class KpiGroupOut(KpiFiguresOut):
+    key: str = Field(description="Month, region code, site code, category code or P1-P4.")
+    label: str
+
+
+class KpiMonthOut(Schema):
+    month: str
+    tickets: int
+
+
+class KpiYearOut(Schema):
+    year: int
+    major_incidents: int
+    reportable_incidents: int | None
+
+
+class KpiOut(Schema):
+    from_month: str = Field(alias="from")
+    to_month: str = Field(alias="to")
+    by: str
+    generated_at: dt.datetime
+    satisfaction_note: str
+    total: KpiFiguresOut
+    groups: list[KpiGroupOut]
+    tickets_per_month: list[KpiMonthOut]
+    per_year: list[KpiYearOut]
+
+
+class KpiFilter(Schema):
+    from_month: str | None = Field(
+        None, alias="from", description="YYYY-MM (default: 11 months before to)."
+    )
+    to_month: str | None = Field(None, alias="to", description="YYYY-MM (default: this month).")
+    by: str = Field("month", description="month, region, site, category or priority.")
+
+
+def _kpi_routes(r: Router) -> None:
+    @r.get(
+        "/kpis/",
+        response=KpiOut,
+        operation_id="kpis_read",
+        summary="Service-desk KPIs: MTTA, MTTR, SLA attainment, first-time fix, backlog",
+        tags=["kpis"],
+        by_alias=True,
+    )
+    def read_kpis(request: HttpRequest, filters: Query[KpiFilter]) -> Any:
+        user = actor(request)
+        _require(user, Action.VIEW, _("Your role may not see tickets."))
+        try:
+            by = kpis.check_grouping(filters.by)
+            period = kpis.parse_period(filters.from_month, filters.to_month, timezone.localdate())
+        except kpis.KpiRangeError as exc:
+            return error(request, 400, "invalid", exc.message, {exc.field: [exc.message]})
+        found = kpis.report(user, period, by)
+        return {
+            "from": f"{period.first:%Y-%m}",
+            "to": f"{period.last:%Y-%m}",
+            "by": by,
+            "generated_at": found.now,
+            "satisfaction_note": _("Satisfaction is not yet collected."),
+            "total": found.total,
+            "groups": found.groups,
+            "tickets_per_month": found.per_month,
+            "per_year": found.per_year,
+        }
