@@ -59,9 +59,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from branchops.lab.wiring import configure_for_lab
     from branchops.monitoring import services
     from branchops.monitoring.models import Check
+    from branchops.servicedesk import history
 
     setup.migrate(verbosity=0)
     demo.prepare(branches=args.branches, seed=args.seed, reset=args.reset)
+    history.ensure_history(args.seed)
     accounts = demo.ensure_accounts()
     lab_env = configure_for_lab()
     from branchops.lab.oncall import ensure_on_call
