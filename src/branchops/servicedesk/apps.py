@@ -21,3 +21,11 @@ class ServiceDeskConfig(AppConfig):
         register(m.PriorityMatrix, Area.REFERENCE)
         register(m.AssignmentGroup, Area.REFERENCE)
         register(m.SlaPolicy, Area.REFERENCE)
+        # On-call and duty are the desk's own data, not any site's; handovers and
+        # dual-control records list the whole estate, so the API keeps them from liaisons.
+        for model in (m.Rotation, m.RotationMember, m.Override, m.Shift):
+            register(model, Area.SERVICE_DESK)
+        register(m.HandoverLog, Area.SERVICE_DESK)
+        register(m.DualControlRecord, Area.SERVICE_DESK, view=("ticket__site",))
+        register(m.TicketPolicy, Area.REFERENCE)
+        register(m.AlertTicket, Area.SERVICE_DESK, view=("ticket__site",))

@@ -133,3 +133,11 @@ class ClockState(models.TextChoices):
     PAUSED = "paused", _("Paused")
     MET = "met", _("Met")
     BREACHED = "breached", _("Breached")
+
+
+class DualControlOutcome(models.TextChoices):
+    """How a piece of sensitive work done by two people ended."""
+
+    DONE = "done", _("Done as planned")
+    ROLLED_BACK = "rolled_back", _("Rolled back")
+    ABORTED = "aborted", _("Stopped before it was done")

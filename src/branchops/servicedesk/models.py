@@ -1,5 +1,7 @@
 """The service desk: tickets (Ticket), what happened to them (TicketEvent), and the data that
-routes and times them (Category, PriorityMatrix, AssignmentGroup, SlaPolicy).
+routes and times them (Category, PriorityMatrix, AssignmentGroup, SlaPolicy); on-call
+(Rotation, Override), duty shifts with their handover (Shift, HandoverLog), dual-person
+work (DualControlRecord), and the policy by which alerts open tickets (TicketPolicy).
 
 Tickets change only through ``servicedesk.services``; every change there writes one
 ``TicketEvent``, and the SLA clocks (``servicedesk.sla``) are computed from those events.
@@ -7,6 +9,7 @@ Tickets change only through ``servicedesk.services``; every change there writes 
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from branchops.cmdb.models import Device, InformationSystem, Site
 from branchops.core.models import BusinessCalendar
 from branchops.servicedesk.choices import (
     ClockKind,
+    DualControlOutcome,
     EventKind,
     Impact,
     Priority,
@@ -450,3 +454,415 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- on-call -------------------------------------------------------------------------------
+
+
+def _valid_time_zone(value: str) -> None:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(_("Unknown time zone %(zone)s.") % {"zone": value}) from exc
+
+
+class Rotation(models.Model):
+    """Who of a group is on call, in turns: members in order, each for ``shift_hours``.
+
+    The first shift starts on ``start_date`` at ``handoff_time`` (local time in
+    ``time_zone``), the next one ``shift_hours`` later, and so on for ever. A group may
+    have several rotations: the one that started last (and has started) counts, so a new
+    schedule can be entered ahead of the day it takes over.
+    """
+
+    group = models.ForeignKey(
+        AssignmentGroup,
+        on_delete=models.CASCADE,
+        related_name="rotations",
+        verbose_name=_("assignment group"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    shift_hours = models.PositiveIntegerField(
+        _("shift length (hours)"), default=24, help_text=_("24: daily; 168: weekly.")
+    )
+    handoff_time = models.TimeField(_("hand-off time"), default=dt.time(9))
+    time_zone = models.CharField(
+        _("time zone"), max_length=50, default="Asia/Shanghai", validators=[_valid_time_zone]
+    )
+    start_date = models.DateField(_("start date"))
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("on-call rotation")
+        verbose_name_plural = _("on-call rotations")
+        ordering = ["group", "start_date", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "name"], name="rotation_unique_name"),
+            models.CheckConstraint(condition=Q(shift_hours__gt=0), name="rotation_shift_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} / {self.name}"
+
+
+class RotationMember(models.Model):
+    """One place in a rotation's order (a person may take more than one place)."""
+
+    rotation = models.ForeignKey(
+        Rotation, on_delete=models.CASCADE, related_name="members", verbose_name=_("rotation")
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("person"),
+    )
+
+    class Meta:
+        verbose_name = _("rotation member")
+        verbose_name_plural = _("rotation members")
+        ordering = ["rotation", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rotation", "position"], name="rotationmember_unique_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rotation} #{self.position}: {self.user}"
+
+
+class Override(models.Model):
+    """Someone covers a period of a group's on-call for whoever the rotation names.
+
+    Overrides win over rotations; of two that overlap, the later created wins. A swap of
+    two shifts is two overrides, one on each shift.
+    """
+
+    group = models.ForeignKey(
+        AssignmentGroup,
+        on_delete=models.CASCADE,
+        related_name="overrides",
+        verbose_name=_("assignment group"),
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("on call instead"),
+    )
+    replaces = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("covering for"),
+        help_text=_("Who the rotation had on call when the override starts."),
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("on-call override")
+        verbose_name_plural = _("on-call overrides")
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="override_ends_after_start"
+            ),
+        ]
+        indexes = [models.Index(fields=["group", "ends_at"], name="override_group_ends_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.group}: {self.user} {self.starts_at:%Y-%m-%d %H:%M}-{self.ends_at:%H:%M}"
+
+
+# --- duty shifts, handover, dual control ---------------------------------------------------
+
+
+class Shift(models.Model):
+    """A duty shift (值班): who of a group is on duty from ``starts_at`` to ``ends_at``."""
+
+    group = models.ForeignKey(
+        AssignmentGroup,
+        on_delete=models.PROTECT,
+        related_name="shifts",
+        verbose_name=_("assignment group"),
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    people = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="duty_shifts", verbose_name=_("people on duty")
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("duty shift")
+        verbose_name_plural = _("duty shifts")
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        start = timezone.localtime(self.starts_at)
+        end = timezone.localtime(self.ends_at)
+        return f"{self.group} {start:%Y-%m-%d %H:%M}-{end:%H:%M}"
+
+
+class HandoverLogQuerySet(models.QuerySet["HandoverLog"]):
+    """A signed handover is evidence: updates skip signed rows, deletes of them are refused."""
+
+    def update(self, **kwargs: Any) -> int:
+        return super(HandoverLogQuerySet, self.filter(signed_at__isnull=True)).update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        if self.filter(signed_at__isnull=False).exists():
+            raise TypeError("signed handovers are never deleted")
+        return super().delete()
+
+
+class HandoverLog(models.Model):
+    """交接班记录: the outgoing shift's summary and what was open when it was written.
+
+    ``open_tickets`` and ``firing_alerts`` are a snapshot taken at creation (rows as they
+    were, not links that change later). Once someone of the incoming shift signs it, it is
+    never changed or deleted.
+    """
+
+    outgoing = models.ForeignKey(
+        Shift,
+        on_delete=models.PROTECT,
+        related_name="handed_over",
+        verbose_name=_("outgoing shift"),
+    )
+    incoming = models.ForeignKey(
+        Shift, on_delete=models.PROTECT, related_name="taken_over", verbose_name=_("incoming shift")
+    )
+    summary = models.TextField(_("summary"))
+    written_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("written by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    open_tickets = models.JSONField(_("open tickets"), default=list, editable=False)
+    firing_alerts = models.JSONField(_("firing root alerts"), default=list, editable=False)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("signed by"),
+    )
+    signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
+
+    objects = HandoverLogQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("handover log")
+        verbose_name_plural = _("handover logs")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["outgoing"], name="handoverlog_one_per_shift"),
+            models.CheckConstraint(
+                condition=~Q(outgoing=models.F("incoming")), name="handoverlog_two_shifts"
+            ),
+            models.CheckConstraint(
+                condition=Q(signed_at__isnull=True, signed_by__isnull=True)
+                | Q(signed_at__isnull=False, signed_by__isnull=False),
+                name="handoverlog_signed_by_whom_and_when",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outgoing} → {self.incoming}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding and (
+            HandoverLog.objects.filter(pk=self.pk, signed_at__isnull=False).exists()
+        ):
+            raise TypeError("signed handovers are never changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        if self.signed_at is not None:
+            raise TypeError("signed handovers are never deleted")
+        return super().delete(*args, **kwargs)
+
+
+class DualControlRecordQuerySet(models.QuerySet["DualControlRecord"]):
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError("dual-control records are never updated")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("dual-control records are never deleted")
+
+
+class DualControlRecord(models.Model):
+    """双人作业: sensitive work done by one person under another's eyes (written once)."""
+
+    what = models.CharField(_("what was done"), max_length=300)
+    performed_at = models.DateTimeField(_("when"))
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("operator"),
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("reviewer"),
+    )
+    outcome = models.CharField(_("outcome"), max_length=12, choices=DualControlOutcome.choices)
+    note = models.TextField(_("note"), blank=True)
+    ticket = models.ForeignKey(
+        Ticket,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="dual_control_records",
+        verbose_name=_("ticket"),
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    objects = DualControlRecordQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("dual-control record")
+        verbose_name_plural = _("dual-control records")
+        ordering = ["-performed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(operator=models.F("reviewer")),
+                name="dualcontrol_reviewer_not_operator",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.what} ({self.performed_at:%Y-%m-%d %H:%M})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError("dual-control records are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("dual-control records are never deleted")
+
+
+# --- alerts that open tickets --------------------------------------------------------------
+
+
+class TicketPolicy(models.Model):
+    """When a root alert opens a ticket by itself, for whom, and whether it closes it.
+
+    Policies are tried by ``order``; the first enabled one whose ``max_severity`` covers
+    the alert's severity opens the ticket. The ticket's priority follows the severity.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    order = models.PositiveIntegerField(_("order"), default=100)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    max_severity = models.PositiveSmallIntegerField(
+        _("up to severity"),
+        default=1,
+        help_text=_("1: severity-1 alerts only; 2: severity 1 and 2; 3: all."),
+    )
+    kind = models.CharField(
+        _("kind of ticket"), max_length=12, choices=TicketKind.choices, default=TicketKind.INCIDENT
+    )
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("category"),
+    )
+    oncall_group = models.ForeignKey(
+        AssignmentGroup,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ticket_policies",
+        verbose_name=_("assign to the on-call person of"),
+    )
+    auto_resolve = models.BooleanField(
+        _("resolve with the alert"),
+        default=False,
+        help_text=_("Resolve the ticket when every alert linked to it has resolved."),
+    )
+    shipped = models.BooleanField(_("shipped with BranchOps"), default=False, editable=False)
+
+    class Meta:
+        verbose_name = _("ticket policy")
+        verbose_name_plural = _("ticket policies")
+        ordering = ["order", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_severity__gte=1) & Q(max_severity__lte=3),
+                name="ticketpolicy_severity_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=TicketKind.REQUEST), name="ticketpolicy_not_a_request"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AlertTicket(models.Model):
+    """The ticket a policy opened for an alert: at most one per alert, whatever happens."""
+
+    alert = models.OneToOneField(
+        Alert, on_delete=models.CASCADE, related_name="policy_ticket", verbose_name=_("alert")
+    )
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="opened_for", verbose_name=_("ticket")
+    )
+    policy = models.ForeignKey(
+        TicketPolicy,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("ticket policy"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("ticket opened by an alert")
+        verbose_name_plural = _("tickets opened by alerts")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.alert_id} → {self.ticket_id}"
