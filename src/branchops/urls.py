@@ -30,4 +30,5 @@ urlpatterns = [
     path("estate/", include("branchops.cmdb.urls")),
     path("monitoring/", include("branchops.monitoring.urls")),
     path("alerts/", include("branchops.alerts.urls")),
+    path("servicedesk/", include("branchops.servicedesk.urls")),
 ]
