@@ -14,8 +14,11 @@ forged packets) costs one dict miss.
 
 Sending is paced: requests go through one queue that a token bucket drains in small batches,
 and the receive queue is drained between batches, so a sweep of 10,000 targets neither
-overflows the socket buffers nor bursts into a branch's VPN. Round-trip times come from the
-kernel's receive timestamp (SO_TIMESTAMPNS), so a busy event loop does not inflate them.
+overflows the socket buffers nor bursts into a branch's VPN; the pacer yields to the event
+loop between batches and sleeps only when the bucket is empty. Each check's result is built
+as soon as its last reply comes (or it gives up), not all at the end of a sweep. Round-trip
+times come from the kernel's receive timestamp (SO_TIMESTAMPNS), so a busy event loop does
+not inflate them.
 """
 
 from __future__ import annotations
