@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.apps import apps
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from branchops.alerts.choices import NotificationKind
-from branchops.alerts.models import Alert, Notification
+from branchops.alerts.models import Alert, EscalationStep, Notification
 from branchops.alerts.services import ack_token
 from branchops.alerts.transports import Notice
 
+log = logging.getLogger(__name__)
 SYMPTOMS_LISTED = 50
 
 
@@ -73,6 +77,8 @@ def _notice(row: Notification) -> Notice:
     title = alert.title  # the channel says "firing", "resolved" or "escalation" by the kind
     if row.kind == NotificationKind.ESCALATION:
         fields.insert(0, (_("Escalation level"), str(row.level)))
+    if firing:
+        fields += _on_call(row)
     return Notice(
         kind=row.kind,
         severity=alert.severity,
@@ -101,6 +107,27 @@ def _fields(alert: Alert) -> list[tuple[str, str]]:
         resolved = timezone.localtime(alert.resolved_at).strftime("%Y-%m-%d %H:%M:%S")
         fields.append((_("Resolved"), resolved))
     return fields
+
+
+def _on_call(row: Notification) -> list[tuple[str, str]]:
+    """Who is on call in the on-call group of the step that sent this (service desk); a
+    group nobody created says nothing, and a failure here never stops the message."""
+    if not apps.is_installed("branchops.servicedesk"):
+        return []
+    try:
+        from branchops.servicedesk.oncall import on_call_line
+
+        groups = (
+            EscalationStep.objects.filter(level=row.level, channels=row.channel_id)
+            .exclude(oncall_group="")
+            .values_list("oncall_group", flat=True)
+            .distinct()
+        )
+        lines = [on_call_line(name) for name in sorted(set(groups))]
+    except Exception:
+        log.exception("could not look up who is on call for notification %s", row.pk)
+        return []
+    return [(_("On call"), line) for line in lines if line is not None]
 
 
 def _ack_link(alert: Alert, row: Notification) -> str:

@@ -24,6 +24,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from django.apps import apps
 from django.db import close_old_connections, connections, transaction
 from django.utils.translation import gettext as _
 
@@ -121,6 +122,7 @@ class AlertPipeline:
         self.notified: dict[int, _Notified] = {}
         self.flaps: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=64))
         self.quiet_since: dict[int, float] = {}
+        self.new_roots: list[int] = []  # judged roots routed this pass, for ticket policies
         self._results: queue.SimpleQueue[tuple[Result, bool]] = queue.SimpleQueue()
         self._signals: queue.SimpleQueue[Signal] = queue.SimpleQueue()
         self._last_reload = self._last_tick = 0.0
@@ -247,6 +249,7 @@ class AlertPipeline:
             if now - self._last_tick >= self.options.tick_s:
                 self._tick(batch, now)
             store.write(batch)
+            _ticket_policies(self.new_roots, batch, now)
         if batch.notifications and self.on_notifications is not None:
             self.on_notifications()
         self.stats.signals += len(signals)
@@ -494,6 +497,7 @@ class AlertPipeline:
             alert.notified = True
             if self._known_broken(alert, batch, now):
                 continue
+            self.new_roots.append(alert.id)
             s = alert.signal
             region = self.topo.region_of_site.get(s.site_id) if s.site_id else None
             policies = self.routing.policies_for(s, alert.severity, region, at)
@@ -573,6 +577,22 @@ class AlertPipeline:
             alert = self.world.by_id.get(alert_id)
             if alert is not None:
                 alert.acknowledged = True
+
+
+def _ticket_policies(new_roots: list[int], batch: store.Batch, now: float) -> None:
+    """The service desk opens (and resolves) tickets by its policies; in a savepoint, so a
+    failure there costs a ticket and a log line, never the pass."""
+    roots, new_roots[:] = list(new_roots), []
+    resolved = [e.alert_id for e in batch.events if e.kind == EventKind.RESOLVED]
+    if not (roots or resolved) or not apps.is_installed("branchops.servicedesk"):
+        return
+    from branchops.servicedesk.alert_tickets import on_alert_pass
+
+    try:
+        with transaction.atomic():
+            on_alert_pass(roots, resolved, store.aware(now))
+    except Exception:
+        log.exception("ticket policies failed for alerts %s", roots[:20])
 
 
 def _open_from_row(row: Alert) -> OpenAlert:
