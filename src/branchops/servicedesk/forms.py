@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from branchops.cmdb.models import Device, InformationSystem, Site
 from branchops.cmdb.services import region_subtree_ids
@@ -38,8 +39,9 @@ from branchops.servicedesk.models import AssignmentGroup, Category
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
+# "Open" alone is already the button that opens a page; these are a ticket's state.
 OPEN_CHOICES = [
-    ("yes", _("Open")),
+    ("yes", pgettext_lazy("ticket state", "Open")),
     ("no", _("Resolved or closed")),
     ("all", _("Open or not")),
 ]
@@ -87,7 +89,9 @@ class TicketFilterForm(FilterForm):
 
     search_fields = ("number", "title", "description", "reporter_name", "site__code")
 
-    open = forms.ChoiceField(label=_("Open"), required=False, choices=OPEN_CHOICES)
+    open = forms.ChoiceField(
+        label=pgettext_lazy("ticket state", "Open"), required=False, choices=OPEN_CHOICES
+    )
     status = forms.ChoiceField(
         label=_("Status"),
         required=False,
@@ -164,7 +168,7 @@ class TicketForm(ServiceForm):
         help_text=_("Service requests only."),
     )
     site = forms.ModelChoiceField(label=_("Site"), queryset=Site.objects.none(), required=False)
-    title = forms.CharField(label=_("Title"), max_length=200)
+    title = forms.CharField(label=pgettext_lazy("ticket", "Title"), max_length=200)
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea)
     impact = forms.TypedChoiceField(
         label=_("Impact"), choices=Impact.choices, coerce=int, initial=Impact.MEDIUM
@@ -266,7 +270,7 @@ class WorklogForm(ServiceForm):
     prefix = "worklog"
 
     note = forms.CharField(label=_("What was done"), max_length=20000, widget=forms.Textarea)
-    at = local_time_field(_("When"), _("Empty: now."))
+    at = local_time_field(_("Done at"), _("Empty: now."))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

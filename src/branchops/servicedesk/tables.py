@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from branchops.core.tables import Column, Table
 
@@ -13,7 +14,7 @@ class TicketTable(Table):
     columns = (
         Column("number", _("Number"), ("number",)),
         Column("priority", _("Priority"), ("priority", "created_at")),
-        Column("title", _("Title"), ("title",)),
+        Column("title", pgettext_lazy("ticket", "Title"), ("title",)),
         Column("site", _("Site"), ("site__code", "priority")),
         Column("status", _("Status"), ("status", "priority")),
         Column("assignee", _("Assigned to"), ("group__name", "assignee__username")),

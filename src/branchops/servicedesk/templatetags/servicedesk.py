@@ -125,22 +125,36 @@ def clock_width(clock: Clock) -> str:
 
 
 @register.simple_tag
-def sla_badge(clock: Clock) -> SafeString:
-    """A compact timer for the list: icon, time left (or overdue), colour by state."""
+def sla_badge(clock: Clock, compact: bool = False) -> SafeString:
+    """A timer: icon, time left (or overdue), colour by state.
+
+    ``compact`` (the list, three timers a row): the time alone while running or paused,
+    a tick once met; the whole sentence and the due time are in the tooltip.
+    """
     look = clock_look(clock)
     colour = CLOCK_COLOUR[look]
     css = f"bg-{colour}-lt" if look == "met" else f"bg-{colour} text-{colour}-fg"
+    label = ClockKind(clock.kind).label
     due = timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M") if clock.due_at else ""
-    title = f"{ClockKind(clock.kind).label}: {clock.percent:.0f} %" + (f" · {due}" if due else "")
+    title = f"{label}: {clock_time(clock)} ({clock.percent:.0f} %)" + (f" · {due}" if due else "")
+    icon = CLOCK_ICON[ClockKind(clock.kind)]
+    text = clock_time(clock)
+    if compact and look in ("running", "warning", "paused"):
+        text = duration(clock.remaining_seconds)
+    if compact and look == "paused":
+        icon = "player-pause"
+    elif compact and look == "met":
+        icon, text = "check", ""
     return format_html(
-        '<span class="badge {} bo-clock" data-bo-clock="{}" data-bo-clock-state="{}" title="{}">'
-        '<i class="ti ti-{}"></i> {}</span>',
+        '<span class="badge {} bo-clock" data-bo-clock="{}" data-bo-clock-state="{}" title="{}"'
+        ' aria-label="{}"><i class="ti ti-{}"></i> {}</span>',
         css,
         clock.kind,
         look,
         title,
-        CLOCK_ICON[ClockKind(clock.kind)],
-        clock_time(clock),
+        title,
+        icon,
+        text,
     )
 
 

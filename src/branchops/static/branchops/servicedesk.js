@@ -46,7 +46,7 @@
         option.hidden = option.value !== "" && words.length > 0 && !matches(option, words);
       });
       var shown = visibleOptions(select).length;
-      select.size = words.length ? Math.max(2, Math.min(MAX_ROWS, shown)) : 0;
+      select.size = words.length ? Math.max(3, Math.min(MAX_ROWS, shown + 1)) : 0;
     });
     box.addEventListener("keydown", function (event) {
       if (event.key === "Enter") {
