@@ -459,8 +459,12 @@ def is_loaded() -> bool:
 
 
 def delete_estate() -> None:
-    """Delete every CMDB row (device roles and calendars, which migrations ship, stay)."""
+    """Delete every CMDB row (device roles and calendars, which migrations ship, stay), and
+    the demo's tickets, which refer to its sites."""
+    from branchops.servicedesk.wipe import wipe_tickets
+
     with transaction.atomic():
+        wipe_tickets()
         MaintenanceContract.devices.through.objects.all().delete()
         MaintenanceContract.objects.all().delete()
         SystemDeployment.objects.all().delete()

@@ -146,3 +146,20 @@ def test_welcome_names_the_urls_accounts_and_token_command() -> None:
         assert account.username in text
         assert account.password is not None
         assert account.password in text
+
+
+def test_reset_takes_the_demo_tickets_and_their_history_along() -> None:
+    from branchops.servicedesk import services
+    from branchops.servicedesk.models import Ticket, TicketEvent
+
+    console, _ = quiet()
+    demo.prepare(branches=8, seed=5, reset=False, today=TODAY, console=console)
+    branch = Site.objects.filter(kind=SiteKind.BRANCH).first()
+    services.open_ticket(
+        kind="incident", title="line down", source="phone", impact=2, urgency=2, by=None,
+        site=branch,
+    )  # fmt: skip
+    assert TicketEvent.objects.exists()
+    demo.prepare(branches=8, seed=6, reset=True, today=TODAY, console=console)
+    assert not Ticket.objects.exists()
+    assert not TicketEvent.objects.exists()
