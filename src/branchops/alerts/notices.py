@@ -6,6 +6,7 @@ import logging
 
 from django.apps import apps
 from django.conf import settings
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -27,8 +28,40 @@ def severity_label(severity: int) -> str:
 
 
 def notice_for(row: Notification) -> Notice:
+    return notices_for([row])[0]
+
+
+def notices_for(rows: list[Notification]) -> list[Notice]:
+    """The notices of a batch of outbox rows, with a few queries for the whole batch (the
+    symptoms of roots, who is on call per level and channel), not a few per message."""
+    symptoms = _symptoms_of([r.alert_id for r in rows])
+    on_call: dict[tuple[int, int], list[tuple[str, str]]] = {}
+    notices = []
     with translation.override(settings.LANGUAGE_CODE):
-        return _notice(row)
+        for row in rows:
+            key = (row.level, row.channel_id)
+            if key not in on_call:
+                on_call[key] = _on_call(row)
+            notices.append(_notice(row, symptoms.get(row.alert_id, (0, [])), on_call[key]))
+    return notices
+
+
+def _symptoms_of(alert_ids: list[int]) -> dict[int, tuple[int, list[str]]]:
+    """Firing symptoms per root: how many, and the first SYMPTOMS_LISTED as site + title."""
+    counts = dict(
+        Alert.objects.filter(root_id__in=alert_ids, status="firing")
+        .values_list("root_id")
+        .annotate(n=Count("id"))
+        .values_list("root_id", "n")
+    )
+    listed: dict[int, tuple[int, list[str]]] = {}
+    for root_id, count in counts.items():
+        first = Alert.objects.filter(root_id=root_id, status="firing").select_related("site")
+        items = [
+            f"{a.site.code if a.site else ''} {a.title}".strip() for a in first[:SYMPTOMS_LISTED]
+        ]
+        listed[root_id] = (count, items)
+    return listed
 
 
 def digest_for(rows: list[Notification]) -> Notice:
@@ -57,17 +90,15 @@ def _prefix(row: Notification) -> str:
     return ""
 
 
-def _notice(row: Notification) -> Notice:
+def _notice(
+    row: Notification, symptoms: tuple[int, list[str]], on_call: list[tuple[str, str]]
+) -> Notice:
     alert: Alert = row.alert
     fields = _fields(alert)
-    items: list[str] = []
-    symptoms = alert.symptoms.filter(status="firing").select_related("site")
-    count = symptoms.count()
+    count, items = symptoms
+    items = list(items)
     if count:
         fields.append((_("Symptoms"), str(count)))
-        items = [
-            f"{s.site.code if s.site else ''} {s.title}".strip() for s in symptoms[:SYMPTOMS_LISTED]
-        ]
         items += (
             [_("… and %(count)d more") % {"count": count - SYMPTOMS_LISTED}]
             if count > SYMPTOMS_LISTED
@@ -78,7 +109,7 @@ def _notice(row: Notification) -> Notice:
     if row.kind == NotificationKind.ESCALATION:
         fields.insert(0, (_("Escalation level"), str(row.level)))
     if firing:
-        fields += _on_call(row)
+        fields += on_call
     return Notice(
         kind=row.kind,
         severity=alert.severity,

@@ -20,18 +20,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from branchops.alerts.choices import EventKind, NotificationStatus
 from branchops.alerts.models import AlertEvent, Channel, DeliveryAttempt, Notification
-from branchops.alerts.notices import digest_for, notice_for
+from branchops.alerts.notices import digest_for, notices_for
 from branchops.alerts.transports import Notice, Transport, TransportError, build
 from branchops.core.db import in_thread
 
 log = logging.getLogger(__name__)
 DUE = (NotificationStatus.PENDING, NotificationStatus.RETRYING)
+RECORD_TRIES = 3
 
 
 @dataclass
@@ -91,7 +92,11 @@ class Outbox:
 
     async def run(self, stop: asyncio.Event, every_s: float = 1.0) -> None:
         await in_thread(self.recover_stale)
+        last_recovery = time.monotonic()
         while not stop.is_set():
+            if time.monotonic() - last_recovery >= self.stale_s:
+                last_recovery = time.monotonic()
+                await in_thread(self.recover_stale)  # rows a failed pass left half-recorded
             try:
                 await self.deliver_due()
             except Exception:
@@ -141,7 +146,8 @@ class Outbox:
             pk__in=ids, status=NotificationStatus.SENDING, claimed_at=now
         ).select_related("alert__site", "alert__device", "channel")
         # The words are made here, in a thread that may use the ORM.
-        return [(row, notice_for(row)) for row in rows]
+        claimed = list(rows)
+        return list(zip(claimed, notices_for(claimed), strict=True))
 
     # ---- sending -----------------------------------------------------------------------------
 
@@ -187,18 +193,31 @@ class Outbox:
     # ---- recording ---------------------------------------------------------------------------
 
     def _record(self, outcomes: list[_Outcome]) -> None:
+        """One pass's outcomes in a few bulk statements; retried when SQLite is busy (the
+        messages went out: losing their record would send them again after a restart)."""
+        for attempt in range(RECORD_TRIES):
+            try:
+                self._record_once(outcomes)
+                return
+            except OperationalError:
+                if attempt == RECORD_TRIES - 1:
+                    raise
+                log.warning("recording deliveries: database busy, trying again")
+                time.sleep(1.0 + attempt)
+
+    def _record_once(self, outcomes: list[_Outcome]) -> None:
         now = timezone.now()
         with transaction.atomic():
-            for outcome in outcomes:
-                if outcome.status == "rate limited":
-                    self._postpone(outcome.rows, now)
-                    continue
-                self._log(outcome, now)
-                if outcome.ok:
-                    self._sent(outcome.rows, now)
-                else:
+            waiting = [o for o in outcomes if o.status == "rate limited"]
+            for outcome in waiting:
+                self._postpone(outcome.rows, now)
+            done = [o for o in outcomes if o.status != "rate limited"]
+            self._log(done, now)
+            self._sent([o for o in done if o.ok], now)
+            for outcome in done:
+                if not outcome.ok:
                     self._failed(outcome, now)
-                self._channel_health(outcome, now)
+            self._channel_health(done, now)
 
     def _postpone(self, rows: list[Notification], now: dt.datetime) -> None:
         Notification.objects.filter(pk__in=[r.pk for r in rows]).update(
@@ -207,37 +226,46 @@ class Outbox:
             attempts=F("attempts") - 1,
         )
 
-    def _log(self, outcome: _Outcome, now: dt.datetime) -> None:
+    def _log(self, outcomes: list[_Outcome], now: dt.datetime) -> None:
         DeliveryAttempt.objects.bulk_create(
-            DeliveryAttempt(
-                notification=row,
-                at=now,
-                ok=outcome.ok,
-                status=outcome.status[:100],
-                detail=outcome.detail[:500],
-                duration_ms=round(outcome.duration_ms, 1),
-            )
-            for row in outcome.rows
+            [
+                DeliveryAttempt(
+                    notification=row,
+                    at=now,
+                    ok=outcome.ok,
+                    status=outcome.status[:100],
+                    detail=outcome.detail[:500],
+                    duration_ms=round(outcome.duration_ms, 1),
+                )
+                for outcome in outcomes
+                for row in outcome.rows
+            ],
+            batch_size=1000,
         )
 
-    def _sent(self, rows: list[Notification], now: dt.datetime) -> None:
-        first = rows[0]
-        if len(rows) == 1:
-            Notification.objects.filter(pk=first.pk).update(
-                status=NotificationStatus.SENT, sent_at=now, last_error=""
-            )
-        else:
-            Notification.objects.filter(pk__in=[r.pk for r in rows]).update(
-                status=NotificationStatus.DIGESTED, sent_at=now, digest=first, last_error=""
-            )
+    def _sent(self, outcomes: list[_Outcome], now: dt.datetime) -> None:
+        alone = [o.rows[0].pk for o in outcomes if len(o.rows) == 1]
+        Notification.objects.filter(pk__in=alone).update(
+            status=NotificationStatus.SENT, sent_at=now, last_error=""
+        )
+        for outcome in outcomes:
+            if len(outcome.rows) > 1:
+                Notification.objects.filter(pk__in=[r.pk for r in outcome.rows]).update(
+                    status=NotificationStatus.DIGESTED, sent_at=now, digest=outcome.rows[0],
+                    last_error="",
+                )  # fmt: skip
+        rows = [r for o in outcomes for r in o.rows]
         AlertEvent.objects.bulk_create(
-            AlertEvent(
-                alert_id=r.alert_id,
-                at=now,
-                kind=EventKind.NOTIFIED,
-                detail=f"{r.kind} L{r.level} → {r.channel.name}",
-            )
-            for r in rows
+            [
+                AlertEvent(
+                    alert_id=r.alert_id,
+                    at=now,
+                    kind=EventKind.NOTIFIED,
+                    detail=f"{r.kind} L{r.level} → {r.channel.name}",
+                )
+                for r in rows
+            ],
+            batch_size=1000,
         )
         self.stats.sent += len(rows)
 
@@ -261,22 +289,26 @@ class Outbox:
                 )
         self.stats.failed += len(outcome.rows)
 
-    def _channel_health(self, outcome: _Outcome, now: dt.datetime) -> None:
-        channel = outcome.rows[0].channel
-        if outcome.ok:
-            Channel.objects.filter(pk=channel.pk).update(
-                consecutive_failures=0, failing_since=None, last_error=""
+    def _channel_health(self, outcomes: list[_Outcome], now: dt.datetime) -> None:
+        """Per channel: any delivery in this pass means it works; only failures count up."""
+        by_channel: dict[int, list[_Outcome]] = defaultdict(list)
+        for outcome in outcomes:
+            by_channel[outcome.rows[0].channel_id].append(outcome)
+        for channel_id, results in by_channel.items():
+            if any(o.ok for o in results):
+                Channel.objects.filter(pk=channel_id).update(
+                    consecutive_failures=0, failing_since=None, last_error=""
+                )
+                continue
+            last = results[-1]
+            Channel.objects.filter(pk=channel_id).update(
+                consecutive_failures=F("consecutive_failures") + len(results),
+                last_error=f"{last.status}: {last.detail}"[:500],
             )
-            return
-        Channel.objects.filter(pk=channel.pk).update(
-            consecutive_failures=F("consecutive_failures") + 1,
-            last_error=f"{outcome.status}: {outcome.detail}"[:500],
-        )
-        Channel.objects.filter(
-            Q(pk=channel.pk),
-            Q(failing_since__isnull=True),
-            consecutive_failures__gte=self.failing_after,
-        ).update(failing_since=now)
+            Channel.objects.filter(
+                Q(pk=channel_id), Q(failing_since__isnull=True),
+                consecutive_failures__gte=self.failing_after,
+            ).update(failing_since=now)  # fmt: skip
 
 
 def _transport(
