@@ -40,9 +40,9 @@ def _shipped_rows(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("transactional_db" if transactional else "db")
         from django.apps import apps
 
+        from branchops.alerts.migrations._shipped import load as load_alerts
         from branchops.cmdb.models import DeviceRole
         from branchops.cmdb.reference import load as load_reference
-        from branchops.alerts.migrations._shipped import load as load_alerts
         from branchops.core.calendars import seed_shipped as seed_calendars
         from branchops.monitoring.migrations._shipped import load as load_monitoring
 

@@ -27,6 +27,8 @@ def _english() -> Iterator[None]:
     # The refusals below are read in English; the product's default language is zh-hans.
     with translation.override("en"):
         yield
+
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
