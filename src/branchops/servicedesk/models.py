@@ -25,6 +25,7 @@ from branchops.alerts.models import Alert
 from branchops.cmdb.choices import SiteKind
 from branchops.cmdb.models import Device, InformationSystem, Site
 from branchops.core.models import BusinessCalendar
+from branchops.core.writeonce import WriteOnce, WriteOnceQuerySet
 from branchops.servicedesk.choices import (
     ClockKind,
     DualControlOutcome,
@@ -330,17 +331,7 @@ class Ticket(models.Model):
         return f"{self.number} {self.title}"
 
 
-class TicketEventQuerySet(models.QuerySet["TicketEvent"]):
-    """Event rows are evidence: bulk updates and deletes are refused like single ones."""
-
-    def update(self, **kwargs: Any) -> int:
-        raise TypeError("ticket events are never updated")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise TypeError("ticket events are never deleted")
-
-
-class TicketEvent(models.Model):
+class TicketEvent(WriteOnce):
     """One line of a ticket's history; written once, never updated or deleted.
 
     An event that changes the status carries ``from_status`` and ``to_status``; an
@@ -390,7 +381,8 @@ class TicketEvent(models.Model):
     clock = models.CharField(_("SLA clock"), max_length=12, choices=ClockKind.choices, blank=True)
     detail = models.TextField(_("detail"), blank=True)
 
-    objects = TicketEventQuerySet.as_manager()
+    objects = WriteOnceQuerySet["TicketEvent"].as_manager()
+    rows_are_called = "ticket events"
 
     class Meta:
         verbose_name = _("ticket event")
@@ -406,14 +398,6 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise TypeError("ticket events are never updated")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise TypeError("ticket events are never deleted")
 
 
 def attachment_storage() -> FileSystemStorage:
@@ -710,15 +694,7 @@ class HandoverLog(models.Model):
         return super().delete(*args, **kwargs)
 
 
-class DualControlRecordQuerySet(models.QuerySet["DualControlRecord"]):
-    def update(self, **kwargs: Any) -> int:
-        raise TypeError("dual-control records are never updated")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise TypeError("dual-control records are never deleted")
-
-
-class DualControlRecord(models.Model):
+class DualControlRecord(WriteOnce):
     """双人作业: sensitive work done by one person under another's eyes (written once)."""
 
     what = models.CharField(_("what was done"), max_length=300)
@@ -753,7 +729,8 @@ class DualControlRecord(models.Model):
     )
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
-    objects = DualControlRecordQuerySet.as_manager()
+    objects = WriteOnceQuerySet["DualControlRecord"].as_manager()
+    rows_are_called = "dual-control records"
 
     class Meta:
         verbose_name = _("dual-control record")
@@ -768,14 +745,6 @@ class DualControlRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.what} ({self.performed_at:%Y-%m-%d %H:%M})"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise TypeError("dual-control records are never updated")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise TypeError("dual-control records are never deleted")
 
 
 # --- alerts that open tickets --------------------------------------------------------------
