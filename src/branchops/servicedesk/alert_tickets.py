@@ -22,14 +22,19 @@ from django.utils.translation import gettext as _
 from branchops.alerts.choices import AlertStatus
 from branchops.alerts.models import Alert
 from branchops.servicedesk import services
-from branchops.servicedesk.choices import DONE_STATUSES, TicketSource, TicketStatus
-from branchops.servicedesk.models import AlertTicket, Ticket, TicketPolicy
+from branchops.servicedesk.choices import DONE_STATUSES, EventKind, TicketSource, TicketStatus
+from branchops.servicedesk.models import AlertTicket, Ticket, TicketEvent, TicketPolicy
 from branchops.servicedesk.oncall import Schedule
 
 log = logging.getLogger(__name__)
 
 SEVERITY_PRIORITY = {1: (1, 1), 2: (1, 2), 3: (2, 2)}
 """Alert severity -> (impact, urgency): through the shipped matrix P1, P2 and P3."""
+
+STORM_TICKETS_PER_MINUTE = 20
+"""Past this many incidents opened by policy in a minute, the further alerts are linked to
+the last one instead (one storm incident, not hundreds: correlation collapses what shares a
+cause; this catches what does not)."""
 
 
 def on_alert_pass(opened: Sequence[int], resolved: Sequence[int], at: dt.datetime) -> None:
@@ -64,14 +69,48 @@ def open_tickets_for(alert_ids: Sequence[int], at: dt.datetime) -> list[Ticket]:
         return []
     groups = {p.oncall_group for p in policies if p.oncall_group is not None}
     schedule = Schedule.load(groups, at)
-    opened = []
+    minute_ago = timezone.now() - dt.timedelta(minutes=1)
+    recent = AlertTicket.objects.filter(created_at__gte=minute_ago).order_by("-created_at")
+    budget = STORM_TICKETS_PER_MINUTE - recent.values("ticket").distinct().count()
+    latest = recent.select_related("ticket").first()
+    last_ticket = latest.ticket if latest is not None else None
+    opened, storm = [], []
     for alert in alerts:
         policy = policy_for(alert, policies)
-        if policy is not None:
-            ticket = _open(alert, policy, schedule, at)
-            if ticket is not None:
-                opened.append(ticket)
+        if policy is None:
+            continue
+        if budget <= 0 and last_ticket is not None:
+            storm.append((alert, policy))
+            continue
+        ticket = _open(alert, policy, schedule, at)
+        if ticket is not None:
+            opened.append(ticket)
+            last_ticket, budget = ticket, budget - 1
+    if storm and last_ticket is not None:
+        _link_storm(last_ticket, storm, at)
     return opened
+
+
+def _link_storm(
+    ticket: Ticket, storm: Sequence[tuple[Alert, TicketPolicy]], at: dt.datetime
+) -> None:
+    """Link a storm's further alerts to one incident, with one line on its timeline."""
+    with transaction.atomic():
+        ticket.alerts.add(*(alert for alert, _policy in storm))
+        AlertTicket.objects.bulk_create(
+            [AlertTicket(alert=alert, ticket=ticket, policy=policy) for alert, policy in storm],
+            ignore_conflicts=True,
+        )
+        TicketEvent.objects.create(
+            ticket=ticket,
+            at=max(at, ticket.created_at),
+            kind=EventKind.ALERT_LINKED,
+            detail=_(
+                "%(count)d more alerts linked: more than %(limit)d incidents a minute "
+                "(an alert storm)."
+            )
+            % {"count": len(storm), "limit": STORM_TICKETS_PER_MINUTE},
+        )
 
 
 def _open(alert: Alert, policy: TicketPolicy, schedule: Schedule, at: dt.datetime) -> Ticket | None:

@@ -237,3 +237,32 @@ def test_a_step_group_nobody_created_says_nothing_and_an_empty_one_says_nobody(
     AssignmentGroup.objects.create(name="Ghosts")
     assert ("On call", "nobody is on call in Ghosts") in notice_for(row).fields
     assert Channel.objects.count() == 1
+
+
+def test_an_alert_storm_opens_a_score_of_incidents_and_links_the_rest(
+    noc: tuple[AssignmentGroup, User, User],
+) -> None:
+    from branchops.servicedesk.alert_tickets import STORM_TICKETS_PER_MINUTE
+
+    shipped_policy()
+    now = timezone.now()
+    storm = [
+        Alert.objects.create(
+            fingerprint=f"storm-{i}",
+            source="generic",
+            name="trading-gateway-down",
+            severity=1,
+            title=f"gateway {i} down",
+            started_at=now,
+            last_seen_at=now,
+        )
+        for i in range(STORM_TICKETS_PER_MINUTE + 5)
+    ]
+    on_alert_pass([a.pk for a in storm], [], now)
+
+    assert Ticket.objects.count() == STORM_TICKETS_PER_MINUTE
+    assert AlertTicket.objects.count() == len(storm)  # every alert has its incident
+    last = Ticket.objects.order_by("-id").first()
+    assert last is not None
+    assert last.alerts.count() == 6  # its own and the five beyond the limit
+    assert last.events.filter(kind="alert_linked", detail__contains="5").exists()
