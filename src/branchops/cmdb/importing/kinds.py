@@ -29,6 +29,15 @@ from branchops.cmdb.importing.spec import Column, Kind, choice
 from branchops.cmdb.importing.values import choice_parser, decimal_parser, parse_date, parse_int
 
 DESCRIPTION_HELP = _("Free text.")
+# Every kind ends with the same free-text column (a frozen dataclass: safe to share).
+DESCRIPTION = Column(
+    "description",
+    "描述",
+    "Description",
+    DESCRIPTION_HELP,
+    field="description",
+    aliases=("备注",),
+)
 
 SITES = Kind(
     name="sites",
@@ -134,14 +143,7 @@ SITES = Kind(
             field="opened_on",
             example="2015-06-18",
         ),
-        Column(
-            "description",
-            "描述",
-            "Description",
-            DESCRIPTION_HELP,
-            field="description",
-            aliases=("备注",),
-        ),
+        DESCRIPTION,
     ),
 )
 
@@ -273,14 +275,7 @@ DEVICES = Kind(
             field="installed_on",
             example="2023-09-01",
         ),
-        Column(
-            "description",
-            "描述",
-            "Description",
-            DESCRIPTION_HELP,
-            field="description",
-            aliases=("备注",),
-        ),
+        DESCRIPTION,
     ),
 )
 
@@ -383,14 +378,7 @@ LINKS = Kind(
             example="100",
             aliases=("带宽",),
         ),
-        Column(
-            "description",
-            "描述",
-            "Description",
-            DESCRIPTION_HELP,
-            field="description",
-            aliases=("备注",),
-        ),
+        DESCRIPTION,
     ),
 )
 
@@ -454,14 +442,7 @@ SYSTEMS = Kind(
             ),
             example="fault=4;disaster=5;major_disaster=6",
         ),
-        Column(
-            "description",
-            "描述",
-            "Description",
-            DESCRIPTION_HELP,
-            field="description",
-            aliases=("备注",),
-        ),
+        DESCRIPTION,
     ),
 )
 
