@@ -21,8 +21,9 @@ from branchops.alerts.choices import AlertSource, AlertStatus, RuleKind, Severit
 from branchops.alerts.matching import MatcherError
 from branchops.alerts.matching import validate as validate_matchers
 from branchops.alerts.models import Alert, AlertRule, Silence
-from branchops.core import scoping
+from branchops.core import changes, scoping
 from branchops.core.api import BearerToken, actor
+from branchops.core.choices import ChangeSource
 from branchops.core.models import User
 from branchops.core.permissions import Action, Area, can
 from branchops.monitoring.push import read_body
@@ -209,6 +210,11 @@ class RuleIn(Schema):
     check_kinds: list[str] = Field(default_factory=list)
     matchers: dict[str, str] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RulePatch(Schema):
+    enabled: bool | None = None
+    severity: Severity | None = None
 
 
 class Accepted(Schema):
@@ -402,21 +408,16 @@ def _rule_routes(r: Router) -> None:
             raise HttpError(409, _("A rule with this name exists."))
         data = payload.dict()
         data["matchers"] = matchers
-        return Status(201, AlertRule.objects.create(**data))
+        rule = changes.create(AlertRule, data, actor=user, source=ChangeSource.API)
+        return Status(201, rule)
 
     @r.patch("/alert-rules/{int:pk}/", response=RuleOut, operation_id="alert_rules_update")
-    def update_rule(
-        request: HttpRequest, pk: int, enabled: bool | None = None, severity: Severity | None = None
-    ) -> Any:
+    def update_rule(request: HttpRequest, pk: int, payload: RulePatch) -> Any:
         user = actor(request)
         _require(user, Action.CHANGE, Area.ALERT_RULES, _("Your role may not change alert rules."))
         rule = get_object_or_404(AlertRule, pk=pk)
-        if enabled is not None:
-            rule.enabled = enabled
-        if severity is not None:
-            rule.severity = severity
-        rule.save()
-        return rule
+        data = payload.dict(exclude_unset=True)
+        return changes.update(rule, data, actor=user, source=ChangeSource.API)
 
 
 # ---- ingest ---------------------------------------------------------------------------------

@@ -293,11 +293,6 @@ class Targets:
         )
 
 
-def resolve_targets(signal: Signal) -> Signal:
-    """Site, device and system from the labels (codes, names or management addresses)."""
-    return Targets.of([signal]).one(signal)
-
-
 def _device_name(labels: Mapping[str, str]) -> str:
     return labels.get("device") or labels.get("host") or labels.get("instance", "").split(":")[0]
 

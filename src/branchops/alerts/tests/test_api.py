@@ -211,3 +211,28 @@ def test_oversized_and_non_json_bodies_are_refused() -> None:
 def test_a_read_only_token_cannot_send_alerts() -> None:
     api = ApiClient(make_user(Role.OPS_ENGINEER), scope=TokenScope.READ)
     assert api.post("/api/v1/ingest/events", {"name": "x"}).status_code == 403
+
+
+def test_rules_made_and_changed_through_the_api_are_in_the_audit_trail() -> None:
+    from branchops.alerts.models import AlertRule
+    from branchops.core.models import AuditEvent
+
+    api = ApiClient(make_user(Role.OPS_ENGINEER))
+    made = api.post(
+        "/api/v1/alert-rules/",
+        {"name": "WAN errors", "kind": "rate", "metric": "branchops_if_in_errors_per_second",
+         "params": {"per_s": 5}},
+    )  # fmt: skip
+    assert made.status_code == 201, made.json()
+    rule_id = made.json()["id"]
+    changed = api.patch(f"/api/v1/alert-rules/{rule_id}/", {"enabled": False})
+    assert changed.json()["enabled"] is False
+    assert AlertRule.objects.get(pk=rule_id).severity == 2  # untouched by a partial change
+    actions = list(
+        AuditEvent.objects.filter(object_id=str(rule_id), source="api").values_list(
+            "action", flat=True
+        )
+    )
+    assert sorted(actions) == ["create", "update"]
+    duplicate = api.post("/api/v1/alert-rules/", {"name": "WAN errors", "kind": "rate"})
+    assert duplicate.status_code == 409
