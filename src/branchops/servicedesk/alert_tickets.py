@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -30,11 +31,6 @@ log = logging.getLogger(__name__)
 
 SEVERITY_PRIORITY = {1: (1, 1), 2: (1, 2), 3: (2, 2)}
 """Alert severity -> (impact, urgency): through the shipped matrix P1, P2 and P3."""
-
-STORM_TICKETS_PER_MINUTE = 20
-"""Past this many incidents opened by policy in a minute, the further alerts are linked to
-the last one instead (one storm incident, not hundreds: correlation collapses what shares a
-cause; this catches what does not)."""
 
 
 def on_alert_pass(opened: Sequence[int], resolved: Sequence[int], at: dt.datetime) -> None:
@@ -69,36 +65,59 @@ def open_tickets_for(alert_ids: Sequence[int], at: dt.datetime) -> list[Ticket]:
         return []
     groups = {p.oncall_group for p in policies if p.oncall_group is not None}
     schedule = Schedule.load(groups, at)
-    minute_ago = timezone.now() - dt.timedelta(minutes=1)
-    recent = AlertTicket.objects.filter(created_at__gte=minute_ago).order_by("-created_at")
-    budget = STORM_TICKETS_PER_MINUTE - recent.values("ticket").distinct().count()
-    latest = recent.select_related("ticket").first()
-    last_ticket = latest.ticket if latest is not None else None
-    opened, storm = [], []
+    storms = {p.pk: _Storm.of(p) for p in policies}
+    opened = []
     for alert in alerts:
         policy = policy_for(alert, policies)
         if policy is None:
             continue
-        if budget <= 0 and last_ticket is not None:
-            storm.append((alert, policy))
+        storm = storms[policy.pk]
+        if storm.full():
+            storm.alerts.append(alert)
             continue
         ticket = _open(alert, policy, schedule, at)
         if ticket is not None:
             opened.append(ticket)
-            last_ticket, budget = ticket, budget - 1
-    if storm and last_ticket is not None:
-        _link_storm(last_ticket, storm, at)
+            storm.opened(ticket)
+    for storm in storms.values():
+        if storm.alerts and storm.last_ticket is not None:
+            _link_storm(storm, at)
     return opened
 
 
-def _link_storm(
-    ticket: Ticket, storm: Sequence[tuple[Alert, TicketPolicy]], at: dt.datetime
-) -> None:
+@dataclass
+class _Storm:
+    """A policy's budget of incidents for this minute (``storm_per_minute``): correlation
+    collapses what shares a cause; this catches what does not."""
+
+    policy: TicketPolicy
+    budget: int
+    last_ticket: Ticket | None
+    alerts: list[Alert] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, policy: TicketPolicy) -> _Storm:
+        minute_ago = timezone.now() - dt.timedelta(minutes=1)
+        recent = AlertTicket.objects.filter(policy=policy, created_at__gte=minute_ago)
+        latest = recent.order_by("-created_at").select_related("ticket").first()
+        used = recent.values("ticket").distinct().count()
+        return cls(policy, policy.storm_per_minute - used, latest.ticket if latest else None)
+
+    def full(self) -> bool:
+        return self.budget <= 0 and self.last_ticket is not None
+
+    def opened(self, ticket: Ticket) -> None:
+        self.last_ticket, self.budget = ticket, self.budget - 1
+
+
+def _link_storm(storm: _Storm, at: dt.datetime) -> None:
     """Link a storm's further alerts to one incident, with one line on its timeline."""
+    ticket, policy = storm.last_ticket, storm.policy
+    assert ticket is not None
     with transaction.atomic():
-        ticket.alerts.add(*(alert for alert, _policy in storm))
+        ticket.alerts.add(*storm.alerts)
         AlertTicket.objects.bulk_create(
-            [AlertTicket(alert=alert, ticket=ticket, policy=policy) for alert, policy in storm],
+            [AlertTicket(alert=alert, ticket=ticket, policy=policy) for alert in storm.alerts],
             ignore_conflicts=True,
         )
         TicketEvent.objects.create(
@@ -109,7 +128,7 @@ def _link_storm(
                 "%(count)d more alerts linked: more than %(limit)d incidents a minute "
                 "(an alert storm)."
             )
-            % {"count": len(storm), "limit": STORM_TICKETS_PER_MINUTE},
+            % {"count": len(storm.alerts), "limit": policy.storm_per_minute},
         )
 
 

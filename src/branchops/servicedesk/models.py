@@ -789,6 +789,14 @@ class TicketPolicy(models.Model):
         default=False,
         help_text=_("Resolve the ticket when every alert linked to it has resolved."),
     )
+    storm_per_minute = models.PositiveSmallIntegerField(
+        _("incidents a minute at most"),
+        default=20,
+        help_text=_(
+            "Past this many incidents opened by the policy in a minute, further alerts are "
+            "linked to the last one (an alert storm is one incident, not hundreds)."
+        ),
+    )
     shipped = models.BooleanField(_("shipped with BranchOps"), default=False, editable=False)
 
     class Meta:
