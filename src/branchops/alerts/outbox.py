@@ -33,6 +33,8 @@ from branchops.core.db import in_thread
 log = logging.getLogger(__name__)
 DUE = (NotificationStatus.PENDING, NotificationStatus.RETRYING)
 RECORD_TRIES = 3
+DIGEST_MAX = 5000  # rows in one digest message; more waits for the next refill
+CHUNK = 500  # ids in one ``IN (...)``: SQLite bounds a statement's variables
 
 
 @dataclass
@@ -123,40 +125,43 @@ class Outbox:
         rows = await in_thread(self._claim)
         if not rows:
             return 0
-        by_channel: dict[int, list[tuple[Notification, Notice]]] = defaultdict(list)
-        for row, notice in rows:
-            by_channel[row.channel_id].append((row, notice))
+        by_channel: dict[int, list[Notification]] = defaultdict(list)
+        for row in rows:
+            by_channel[row.channel_id].append(row)
         jobs = [self._channel_pass(group) for group in by_channel.values()]
         outcomes = [o for result in await asyncio.gather(*jobs) for o in result]
         await in_thread(self._record, outcomes)
-        return len(rows)
+        return sum(len(o.rows) for o in outcomes)
 
     # ---- claiming ----------------------------------------------------------------------------
 
-    def _claim(self) -> list[tuple[Notification, Notice]]:
+    def _claim(self, channel_id: int | None = None, limit: int | None = None) -> list[Notification]:
+        """Due rows, oldest first, marked ``sending``: of every channel, or of one."""
         now = timezone.now()
+        due = Notification.objects.filter(status__in=DUE, due_at__lte=now)
+        if channel_id is not None:
+            due = due.filter(channel_id=channel_id)
         with transaction.atomic():
             ids = list(
-                Notification.objects.filter(status__in=DUE, due_at__lte=now)
-                .order_by("due_at", "id")
-                .values_list("id", flat=True)[: self.batch]
+                due.order_by("due_at", "id").values_list("id", flat=True)[: limit or self.batch]
             )
             if not ids:
                 return []
-            Notification.objects.filter(pk__in=ids, status__in=DUE).update(
-                status=NotificationStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
-            )
-        rows = Notification.objects.filter(
-            pk__in=ids, status=NotificationStatus.SENDING, claimed_at=now
-        ).select_related("alert__site", "alert__device", "channel")
-        # The words are made here, in a thread that may use the ORM.
-        claimed = list(rows)
-        return list(zip(claimed, notices_for(claimed), strict=True))
+            for chunk in _chunks(ids):
+                Notification.objects.filter(pk__in=chunk, status__in=DUE).update(
+                    status=NotificationStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+                )
+        claimed: list[Notification] = []
+        for chunk in _chunks(ids):
+            claimed += Notification.objects.filter(
+                pk__in=chunk, status=NotificationStatus.SENDING, claimed_at=now
+            ).select_related("alert__site", "alert__device", "channel")
+        claimed.sort(key=lambda row: (row.due_at, row.pk))
+        return claimed
 
     # ---- sending -----------------------------------------------------------------------------
 
-    async def _channel_pass(self, due: list[tuple[Notification, Notice]]) -> list[_Outcome]:
-        rows = [row for row, _ in due]
+    async def _channel_pass(self, rows: list[Notification]) -> list[_Outcome]:
         channel = rows[0].channel
         bucket = self._buckets.setdefault(channel.pk, _Bucket(channel.per_minute))
         bucket.per_minute = channel.per_minute
@@ -168,13 +173,20 @@ class Outbox:
         except TransportError as exc:
             return [_Outcome(rows, False, "bad settings", str(exc), False, 0.0)]
         if granted >= len(rows):
-            singles = [self._send(transport, [row], notice) for row, notice in due]
+            # The words are made in a thread that may use the ORM.
+            notices = await in_thread(notices_for, rows)
+            singles = [self._send(transport, [r], n) for r, n in zip(rows, notices, strict=True)]
             return list(await asyncio.gather(*singles))
-        # More is due than the channel may take: the first ones alone, the rest as a digest.
-        alone, rest = due[: granted - 1], rows[granted - 1 :]
+        # More is due than the channel may take: the first ones alone, and everything else
+        # due for this channel (not only this pass's share) as one digest, so that a flood
+        # costs one message per refill of the bucket, not one per claimed batch.
+        alone, rest = rows[: granted - 1], rows[granted - 1 :]
+        if len(rest) < DIGEST_MAX:
+            rest += await in_thread(self._claim, channel.pk, DIGEST_MAX - len(rest))
+        notices = await in_thread(notices_for, alone)
         digest = await in_thread(digest_for, rest)
         self.stats.digests += 1
-        jobs = [self._send(transport, [row], notice) for row, notice in alone]
+        jobs = [self._send(transport, [r], n) for r, n in zip(alone, notices, strict=True)]
         jobs.append(self._send(transport, rest, digest))
         return list(await asyncio.gather(*jobs))
 
@@ -230,11 +242,12 @@ class Outbox:
             self._channel_health(done, now)
 
     def _postpone(self, rows: list[Notification], now: dt.datetime) -> None:
-        Notification.objects.filter(pk__in=[r.pk for r in rows]).update(
-            status=NotificationStatus.PENDING,
-            due_at=now + dt.timedelta(seconds=5),
-            attempts=F("attempts") - 1,
-        )
+        for chunk in _chunks([r.pk for r in rows]):
+            Notification.objects.filter(pk__in=chunk).update(
+                status=NotificationStatus.PENDING,
+                due_at=now + dt.timedelta(seconds=5),
+                attempts=F("attempts") - 1,
+            )
 
     def _log(self, outcomes: list[_Outcome], now: dt.datetime) -> None:
         DeliveryAttempt.objects.bulk_create(
@@ -255,12 +268,15 @@ class Outbox:
 
     def _sent(self, outcomes: list[_Outcome], now: dt.datetime) -> None:
         alone = [o.rows[0].pk for o in outcomes if len(o.rows) == 1]
-        Notification.objects.filter(pk__in=alone).update(
-            status=NotificationStatus.SENT, sent_at=now, last_error=""
-        )
+        for chunk in _chunks(alone):
+            Notification.objects.filter(pk__in=chunk).update(
+                status=NotificationStatus.SENT, sent_at=now, last_error=""
+            )
         for outcome in outcomes:
-            if len(outcome.rows) > 1:
-                Notification.objects.filter(pk__in=[r.pk for r in outcome.rows]).update(
+            if len(outcome.rows) == 1:
+                continue
+            for chunk in _chunks([r.pk for r in outcome.rows]):
+                Notification.objects.filter(pk__in=chunk).update(
                     status=NotificationStatus.DIGESTED, sent_at=now, digest=outcome.rows[0],
                     last_error="",
                 )  # fmt: skip
@@ -280,22 +296,34 @@ class Outbox:
         self.stats.sent += len(rows)
 
     def _failed(self, outcome: _Outcome, now: dt.datetime) -> None:
+        """Each row retries later with backoff by its attempts, or gives up; rows with the
+        same fate are updated together (a failed digest may carry thousands)."""
+        fates: dict[tuple[bool, int], list[Notification]] = defaultdict(list)
         for row in outcome.rows:
             attempts = row.attempts  # counted when the row was claimed
             give_up = not outcome.retryable or attempts >= self.max_attempts
-            delay = self.backoff_s * 2 ** min(attempts - 1, 8)
-            Notification.objects.filter(pk=row.pk).update(
-                status=NotificationStatus.DEAD if give_up else NotificationStatus.RETRYING,
-                due_at=now + dt.timedelta(seconds=delay),
-                last_error=f"{outcome.status}: {outcome.detail}"[:500],
-            )
+            fates[(give_up, min(attempts - 1, 8))].append(row)
+        error = f"{outcome.status}: {outcome.detail}"[:500]
+        for (give_up, doubling), rows in fates.items():
+            for chunk in _chunks([r.pk for r in rows]):
+                Notification.objects.filter(pk__in=chunk).update(
+                    status=NotificationStatus.DEAD if give_up else NotificationStatus.RETRYING,
+                    due_at=now + dt.timedelta(seconds=self.backoff_s * 2**doubling),
+                    last_error=error,
+                )
             if give_up:
-                self.stats.dead += 1
-                AlertEvent.objects.create(
-                    alert_id=row.alert_id,
-                    at=now,
-                    kind=EventKind.NOTIFY_FAILED,
-                    detail=f"{row.channel.name}: {outcome.status}"[:500],
+                self.stats.dead += len(rows)
+                AlertEvent.objects.bulk_create(
+                    [
+                        AlertEvent(
+                            alert_id=row.alert_id,
+                            at=now,
+                            kind=EventKind.NOTIFY_FAILED,
+                            detail=f"{row.channel.name}: {outcome.status}"[:500],
+                        )
+                        for row in rows
+                    ],
+                    batch_size=1000,
                 )
         self.stats.failed += len(outcome.rows)
 
@@ -319,6 +347,10 @@ class Outbox:
                 Q(pk=channel_id), Q(failing_since__isnull=True),
                 consecutive_failures__gte=self.failing_after,
             ).update(failing_since=now)  # fmt: skip
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[k : k + CHUNK] for k in range(0, len(ids), CHUNK)]
 
 
 def _transport(

@@ -135,6 +135,36 @@ def test_more_than_the_channel_may_send_goes_out_as_one_digest() -> None:
     assert box.stats.digests == 1
 
 
+def test_a_flood_larger_than_one_pass_still_costs_one_digest() -> None:
+    def prepare(url: str) -> Channel:
+        channel = webhook(url, per_minute=3)
+        queue(channel, 30)
+        return channel
+
+    received, box = run(ok, prepare, batch=5)
+    assert len(received) == 3  # two alone, and the other 28 together, not 5 at a time
+    assert sorted(len(r.json()["items"]) for r in received) == [0, 0, 28]
+    statuses = list(Notification.objects.values_list("status", flat=True))
+    assert statuses.count(NotificationStatus.DIGESTED) == 28
+    assert statuses.count(NotificationStatus.SENT) == 2
+
+
+def test_a_failed_digest_puts_every_row_it_carried_back_in_line() -> None:
+    def unavailable(_: Received) -> Any:
+        return json_answer({"error": "busy"}, status=503)
+
+    def prepare(url: str) -> Channel:
+        channel = webhook(url, per_minute=1)
+        queue(channel, 12)
+        return channel
+
+    received, _ = run(unavailable, prepare, batch=4)
+    assert len(received) == 1  # the bucket allowed one message: the digest of all twelve
+    rows = Notification.objects.all()
+    assert {r.status for r in rows} == {NotificationStatus.RETRYING}
+    assert all(r.due_at > timezone.now() and "503" in r.last_error for r in rows)
+
+
 def test_rows_a_crashed_engine_left_half_sent_are_sent_again() -> None:
     def prepare(url: str) -> Channel:
         channel = webhook(url)
