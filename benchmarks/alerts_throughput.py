@@ -396,20 +396,26 @@ def throughput(
     events: int = 100_000,
     problems: int = 10_000,
     sites: int = 600,
-    per_minute: int = 1_000_000,
+    per_minute: tuple[int, ...] = (20, 1_000_000),
     backends: tuple[str, ...] = ("sqlite", "postgresql"),
     profile: str = "",
 ) -> list[dict[str, Any]]:
-    cfg = {"events": events, "problems": problems, "sites": sites, "per_minute": per_minute}
+    cfg = {"events": events, "problems": problems, "sites": sites}
     rows = []
-    for backend in backends:
-        if backend == "postgresql" and not postgres_available():
-            rows.append({"system": "BranchOps", "backend": backend, "error": "no PostgreSQL"})
-            continue
-        print(f"   BranchOps on {backend} ...", flush=True)
-        extra = {"profile": f"{profile}-{backend}.prof"} if profile else {}
-        rows.append(ours(backend, {**cfg, **extra}))
-        _say(rows[-1])
+    for limit in per_minute:
+        for backend in backends:
+            if backend == "postgresql" and not postgres_available():
+                rows.append({"system": "BranchOps", "backend": backend, "error": "no PostgreSQL"})
+                continue
+            print(f"   BranchOps on {backend}, channel limit {limit:,}/min ...", flush=True)
+            extra = {"profile": f"{profile}-{backend}-{limit}.prof"} if profile else {}
+            rows.append(
+                {
+                    "channel_per_minute": limit,
+                    **ours(backend, {**cfg, "per_minute": limit, **extra}),
+                }
+            )
+            _say(rows[-1])
     if alertmanager_binary() is None:
         rows.append(
             {
