@@ -424,7 +424,9 @@ def report(
         cells[(month, month if by == "month" else key_of(t))].add(t, now)
         priorities[month][f"P{t.priority}"] += 1
         categories[month][top_category.get(t.category_id or 0, ("", ""))[0]] += 1
-    total, months, groups = Tally(), defaultdict(Tally), defaultdict(Tally)
+    total = Tally()
+    months: defaultdict[str, Tally] = defaultdict(Tally)
+    groups: defaultdict[str, Tally] = defaultdict(Tally)
     for (month, key), tally in cells.items():
         total.merge(tally)
         months[month].merge(tally)
