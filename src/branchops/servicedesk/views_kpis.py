@@ -365,4 +365,6 @@ def _breakdown(found: kpis.Report) -> dict[str, Any]:
         ]
         for g in groups
     ]
-    return {"head": head, "rows": rows}
+    labels = {"region": _("Region"), "site": _("Site"), "category": _("Category"),
+              "priority": _("Priority")}  # fmt: skip
+    return {"head": head, "rows": rows, "label": labels.get(found.by, found.by)}
