@@ -553,11 +553,17 @@ class KpiMeanOut(Schema):
     )
 
 
-class KpiSlaOut(Schema):
-    decided: int = Field(description="Tickets with a policy whose outcome is known.")
+class KpiClockOut(Schema):
+    decided: int = Field(description="Tickets whose clock stopped within (met) or ran past it.")
     met: int
     breached: int
     attainment: float | None = Field(description="met / decided, 0 to 1.")
+
+
+class KpiSlaOut(KpiClockOut):
+    response: KpiClockOut
+    arrival: KpiClockOut
+    resolution: KpiClockOut
 
 
 class KpiFirstTimeFixOut(Schema):
@@ -575,17 +581,25 @@ class KpiBacklogOut(Schema):
     over_30d: int
 
 
+class KpiSatisfactionOut(Schema):
+    asked: int = Field(description="Tickets resolved or closed now, or answered.")
+    answered: int
+    response_rate: float | None = Field(description="answered / asked, 0 to 1.")
+    average_score: float | None = Field(description="Mean score, 1 to 5.")
+    scores: dict[str, int] = Field(description="Answers per score, '1' to '5'.")
+
+
 class KpiFiguresOut(Schema):
     tickets: int
     incidents: int
     major_incidents: int = Field(description="P1 incidents.")
-    reportable_incidents: int | None = Field(description="Not modelled yet: always null.")
+    reportable_incidents: int | None = Field(description="null while not modelled.")
     mtta: KpiMeanOut
     mttr: KpiMeanOut
     sla: KpiSlaOut
     first_time_fix: KpiFirstTimeFixOut
     backlog: KpiBacklogOut = Field(description="Of these tickets, those open now, by age.")
-    satisfaction: float | None = Field(description="Not collected yet: always null.")
+    satisfaction: KpiSatisfactionOut
 
 
 class KpiGroupOut(KpiFiguresOut):
@@ -596,6 +610,8 @@ class KpiGroupOut(KpiFiguresOut):
 class KpiMonthOut(Schema):
     month: str
     tickets: int
+    by_priority: dict[str, int] = Field(description="P1-P4.")
+    by_category: dict[str, int] = Field(description="Top-level category code ('' none).")
 
 
 class KpiYearOut(Schema):
@@ -608,8 +624,10 @@ class KpiOut(Schema):
     from_month: str = Field(alias="from")
     to_month: str = Field(alias="to")
     by: str
+    region: str
+    category: str
+    priority: int | None
     generated_at: dt.datetime
-    satisfaction_note: str
     total: KpiFiguresOut
     groups: list[KpiGroupOut]
     tickets_per_month: list[KpiMonthOut]
@@ -622,6 +640,9 @@ class KpiFilter(Schema):
     )
     to_month: str | None = Field(None, alias="to", description="YYYY-MM (default: this month).")
     by: str = Field("month", description="month, region, site, category or priority.")
+    region: str | None = Field(None, description="Region code (with the regions below it).")
+    category: str | None = Field(None, description="Category code (with its sub-categories).")
+    priority: str | None = Field(None, description="1-4 or P1-P4.")
 
 
 def _kpi_routes(r: Router) -> None:
@@ -629,7 +650,7 @@ def _kpi_routes(r: Router) -> None:
         "/kpis/",
         response=KpiOut,
         operation_id="kpis_read",
-        summary="Service-desk KPIs: MTTA, MTTR, SLA attainment, first-time fix, backlog",
+        summary="Service-desk KPIs: MTTA, MTTR, SLA, first-time fix, backlog, satisfaction",
         tags=["kpis"],
         by_alias=True,
     )
@@ -639,15 +660,18 @@ def _kpi_routes(r: Router) -> None:
         try:
             by = kpis.check_grouping(filters.by)
             period = kpis.parse_period(filters.from_month, filters.to_month, timezone.localdate())
+            narrow = kpis.parse_filters(filters.region, filters.category, filters.priority)
         except kpis.KpiRangeError as exc:
             return error(request, 400, "invalid", exc.message, {exc.field: [exc.message]})
-        found = kpis.report(user, period, by)
+        found = kpis.report(user, period, by, filters=narrow)
         return {
             "from": f"{period.first:%Y-%m}",
             "to": f"{period.last:%Y-%m}",
             "by": by,
+            "region": narrow.region,
+            "category": narrow.category,
+            "priority": narrow.priority,
             "generated_at": found.now,
-            "satisfaction_note": _("Satisfaction is not yet collected."),
             "total": found.total,
             "groups": found.groups,
             "tickets_per_month": found.per_month,

@@ -115,6 +115,7 @@ class EventKind(models.TextChoices):
     SLA_WARNING = "sla_warning", _("SLA warning (75 %)")
     SLA_BREACH = "sla_breach", _("SLA breached")
     REOPENED = "reopened", _("Reopened")
+    SATISFACTION = "satisfaction", _("Satisfaction answered")
 
 
 VISIT_KINDS = (EventKind.DEPARTED, EventKind.ARRIVED, EventKind.FINISHED)

@@ -21,6 +21,7 @@ with) and the rows are written with ``bulk_create``. The draw depends only on ``
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import random
@@ -40,12 +41,13 @@ from branchops.core.calendars import Calendar
 from branchops.core.choices import AuditAction, ChangeSource, Role
 from branchops.core.models import User
 from branchops.lab.people import People
-from branchops.servicedesk import services
+from branchops.servicedesk import kpi_facts, services
 from branchops.servicedesk.choices import NUMBER_PREFIX, EventKind, TicketKind, TicketStatus
 from branchops.servicedesk.models import (
     AssignmentGroup,
     Category,
     PriorityMatrix,
+    SatisfactionAnswer,
     SlaPolicy,
     Ticket,
     TicketEvent,
@@ -163,6 +165,17 @@ HOURS_TRADING = (1, 1, 0.5, 0.5, 0.5, 1, 2, 6, 14, 30, 24, 18, 8, 16, 18, 12, 8,
                  2, 1.5, 1, 1)  # fmt: skip
 HOURS_OTHER = (1, 0.5, 0.5, 0.5, 0.5, 1, 2, 4, 8, 10, 10, 9, 6, 8, 8, 7, 5, 4, 3, 2,
                2, 1.5, 1, 1)  # fmt: skip
+ANSWERED = 0.35
+"""Share of resolved tickets whose reporter answers the satisfaction link."""
+SCORE_WEIGHTS = (3, 4, 10, 28, 55)  # scores 1..5, when it went smoothly
+SCORE_WEIGHTS_UNHAPPY = (10, 15, 25, 30, 20)  # reopened, or a complaint
+COMMENTS = {
+    5: ("处理及时,感谢 Quick, thank you", "", ""),
+    4: ("", "总体满意 Fine overall"),
+    3: ("等了比较久 Took a while", ""),
+    2: ("问题反复出现 The problem kept coming back", "响应太慢 Slow to respond"),
+    1: ("影响了开盘交易 It hurt the opening session", "无人跟进 Nobody followed up"),
+}
 SEASON = {1: 1.1, 2: 0.85, 3: 1.05, 4: 1.0, 5: 0.95, 6: 1.05, 7: 1.2, 8: 1.2, 9: 1.0,
           10: 0.9, 11: 1.0, 12: 1.1}  # fmt: skip
 
@@ -601,9 +614,14 @@ def _number(drawn: Sequence[Drawn]) -> list[TicketSequence]:
     return list(last.values())
 
 
-def write(drawn: Sequence[Drawn], now: dt.datetime, advance: Callable[[int], None]) -> int:
-    """Bulk-write the tickets, their devices and systems, events and number sequences."""
+def write(
+    drawn: Sequence[Drawn], now: dt.datetime, advance: Callable[[int], None], seed: int = 0
+) -> int:
+    """Bulk-write the tickets, their devices and systems, events, satisfaction answers and
+    number sequences."""
     events_of = [_cut(d, now) for d in drawn]
+    rng = random.Random(f"servicedesk-satisfaction-{seed}")  # noqa: S311 (a demo draw)
+    answers = {i: a for i, d in enumerate(drawn) if (a := _answer(d, events_of[i], now, rng))}
     sequences = _number(drawn)
     written = 0
     for i in range(0, len(drawn), BATCH):
@@ -629,6 +647,10 @@ def write(drawn: Sequence[Drawn], now: dt.datetime, advance: Callable[[int], Non
                 e.ticket_id = d.ticket.pk
             rows += events
         TicketEvent.objects.bulk_create(rows, batch_size=BATCH)
+        rated = [answers[j] for j in range(i, i + len(chunk)) if j in answers]
+        for answer in rated:
+            answer.ticket_id = answer.ticket.pk
+        SatisfactionAnswer.objects.bulk_create(rated, batch_size=BATCH)
         written += len(rows)
         advance(len(chunk))
     for seq in sequences:
@@ -636,6 +658,32 @@ def write(drawn: Sequence[Drawn], now: dt.datetime, advance: Callable[[int], Non
             prefix=seq.prefix, year=seq.year, defaults={"last": seq.last}
         )
     return written
+
+
+def _answer(
+    d: Drawn, events: list[TicketEvent], now: dt.datetime, rng: random.Random
+) -> SatisfactionAnswer | None:
+    """满意度回访: about a third of the reporters of resolved tickets answer, some hours
+    after the resolution; less happily when the ticket was reopened or is a complaint. The
+    answer's event goes into the ticket's events in time order. Drawn from a stream of its
+    own, so the tickets themselves are the same with or without answers."""
+    ticket = d.ticket
+    if ticket.status not in (S.RESOLVED, S.CLOSED) or ticket.resolved_at is None:
+        return None
+    if rng.random() >= ANSWERED:
+        return None
+    at = ticket.resolved_at + dt.timedelta(hours=_lognormal(rng, 6, 0.9))
+    unhappy = ticket.kind == CMP or any(e.kind == EventKind.REOPENED for e in events)
+    score = rng.choices(
+        (1, 2, 3, 4, 5), weights=SCORE_WEIGHTS_UNHAPPY if unhappy else SCORE_WEIGHTS
+    )[0]
+    comment = rng.choice(COMMENTS[score])
+    if at > now:
+        return None
+    detail = f"{score}/5" + (f": {comment}" if comment else "")
+    event = TicketEvent(at=at, recorded_at=at, kind=EventKind.SATISFACTION, detail=detail)
+    events.insert(bisect.bisect_right([e.at for e in events], at), event)
+    return SatisfactionAnswer(ticket=ticket, score=score, comment=comment, answered_at=at)
 
 
 def ensure_history(
@@ -660,7 +708,10 @@ def ensure_history(
         drawn = draw(seed, today, now, lambda n: bar.update(task, advance=n))
         bar.remove_task(task)
         task = bar.add_task("Writing tickets", total=len(drawn))
-        events = write(drawn, now, lambda n: bar.update(task, advance=n))
+        events = write(drawn, now, lambda n: bar.update(task, advance=n), seed)
+        bar.remove_task(task)
+        bar.add_task("Summarising for the KPIs", total=None)
+        kpi_facts.refresh(now=now)
     seconds = (timezone.now() - began).total_seconds()
     first = today - dt.timedelta(days=DAYS - 1)
     summary = HistorySummary(len(drawn), events, first, today, seconds)

@@ -843,3 +843,73 @@ class AlertTicket(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.alert_id} → {self.ticket_id}"
+
+
+# --- satisfaction and the KPI cache --------------------------------------------------------
+
+
+class SatisfactionAnswer(WriteOnce):
+    """满意度回访: the reporter's answer to "how did we do?", one per ticket, written once.
+
+    Given through the signed link of ``servicedesk.satisfaction``; the ticket's log gets a
+    ``satisfaction`` event at the same time.
+    """
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.PROTECT, related_name="satisfaction", verbose_name=_("ticket")
+    )
+    score = models.PositiveSmallIntegerField(_("score"), help_text=_("1 (poor) to 5 (very good)."))
+    comment = models.TextField(_("comment"), blank=True)
+    answered_at = models.DateTimeField(_("answered at"), default=timezone.now)
+
+    objects = WriteOnceQuerySet["SatisfactionAnswer"].as_manager()
+    rows_are_called = "satisfaction answers"
+
+    class Meta:
+        verbose_name = _("satisfaction answer")
+        verbose_name_plural = _("satisfaction answers")
+        ordering = ["-answered_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket"], name="satisfaction_one_per_ticket"),
+            models.CheckConstraint(
+                condition=Q(score__gte=1) & Q(score__lte=5), name="satisfaction_score_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}: {self.score}/5"
+
+
+class TicketSummary(models.Model):
+    """A cache, never the truth: the KPI facts of one resolved or closed ticket, computed
+    from its event log (decision 0017).
+
+    Valid while the ticket's newest event is still ``last_event_id`` and its SLA policy,
+    targets and calendar revision still read ``basis``; otherwise the KPIs compute the
+    ticket again and overwrite the row. Deleting every row loses nothing.
+    """
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="kpi_summary", verbose_name=_("ticket")
+    )
+    last_event_id = models.BigIntegerField(_("newest event"))
+    basis = models.CharField(_("policy and calendar"), max_length=100, blank=True)
+    response_wall_s = models.FloatField(_("to the first response (s)"), null=True)
+    resolution_wall_s = models.FloatField(_("to the last resolution (s)"), null=True)
+    response_business_s = models.FloatField(_("response clock (s)"), null=True)
+    resolution_business_s = models.FloatField(_("resolution clock (s)"), null=True)
+    response_sla = models.CharField(_("response SLA"), max_length=10, blank=True)
+    arrival_sla = models.CharField(_("arrival SLA"), max_length=10, blank=True)
+    resolution_sla = models.CharField(_("resolution SLA"), max_length=10, blank=True)
+    first_time_fix = models.BooleanField(_("fixed first time"), null=True)
+    computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("ticket KPI summary")
+        verbose_name_plural = _("ticket KPI summaries")
+        constraints = [
+            models.UniqueConstraint(fields=["ticket"], name="ticketsummary_one_per_ticket"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} @ {self.last_event_id}"

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from branchops.servicedesk import views
+from branchops.servicedesk import views, views_kpis, views_satisfaction
 
 app_name = "servicedesk"
 
@@ -15,4 +15,10 @@ urlpatterns: list[URLPattern] = [
     path("<int:pk>/assign/", views.ticket_assign, name="ticket_assign"),
     path("<int:pk>/worklog/", views.ticket_worklog, name="ticket_worklog"),
     path("<int:pk>/visit/", views.ticket_visit, name="ticket_visit"),
+    path("kpis/", views_kpis.kpi_page, name="kpis"),
+    path(
+        "satisfaction/<str:token>/",
+        views_satisfaction.satisfaction_page,
+        name="satisfaction",
+    ),  # public: the signed link is the permission
 ]
