@@ -859,9 +859,7 @@ class SparePartRequest(models.Model):
         Ticket, on_delete=models.PROTECT, related_name="spare_parts", verbose_name=_("ticket")
     )
     part = models.CharField(_("part"), max_length=200)
-    model_number = models.CharField(
-        _("device model or part number"), max_length=100, blank=True
-    )
+    model_number = models.CharField(_("device model or part number"), max_length=100, blank=True)
     quantity = models.PositiveSmallIntegerField(_("quantity"), default=1)
     urgency = models.CharField(
         _("urgency"),

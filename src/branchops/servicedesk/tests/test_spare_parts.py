@@ -19,7 +19,7 @@ from branchops.core.models import User
 from branchops.core.testing import ApiClient, make_site, make_user
 from branchops.servicedesk import api as servicedesk_api
 from branchops.servicedesk import services, sla, spare_parts
-from branchops.servicedesk.models import SparePartRequest, Ticket, TicketEvent
+from branchops.servicedesk.models import SparePartRequest, Ticket
 from branchops.servicedesk.services import Refused
 from branchops.servicedesk.tests.support import engineer, make_group, make_ticket
 
