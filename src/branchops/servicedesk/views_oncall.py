@@ -53,7 +53,6 @@ class Day:
 
     date: dt.date
     is_today: bool
-    is_past: bool
     stretches: list[tuple[Stretch, bool]] = field(default_factory=list)
 
 
@@ -78,16 +77,14 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 
 def calendar(found: list[Stretch], first: dt.date, weeks: int, today: dt.date) -> list[list[Day]]:
-    """Weeks of seven days from ``first`` (a Monday), each day with its stretches."""
-    days = [
-        Day(d, d == today, d < today)
-        for d in (first + dt.timedelta(days=i) for i in range(weeks * 7))
-    ]
-    for stretch in found:
+    """Weeks of seven days from ``first``, each day with its stretches."""
+    days = [Day(d, d == today) for d in (first + dt.timedelta(days=i) for i in range(weeks * 7))]
+    for index, stretch in enumerate(found):
         for day in days:
             start, end = _midnight(day.date), _midnight(day.date + dt.timedelta(days=1))
             if stretch.start < end and stretch.end > start:
-                day.stretches.append((stretch, stretch.start >= start))
+                # The first stretch began before the calendar does: it only continues.
+                day.stretches.append((stretch, index > 0 and stretch.start >= start))
     return [days[i : i + 7] for i in range(0, len(days), 7)]
 
 
@@ -123,7 +120,7 @@ def _group_page(
 ) -> HttpResponse:
     now = timezone.now()
     today = timezone.localdate(now)
-    first = today - dt.timedelta(days=today.weekday())
+    first = today  # the coming weeks, from today on
     since = _midnight(first)
     until = _midnight(first + dt.timedelta(days=weeks * 7))
     schedule = oncall.Schedule.load([group], since)

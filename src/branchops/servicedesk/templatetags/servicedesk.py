@@ -189,7 +189,7 @@ DUTY_NAV_ITEMS = (
     ("servicedesk:oncall", gettext_lazy("On call"), Action.VIEW, "phone-call"),
     ("servicedesk:shift_list", gettext_lazy("Duty shifts"), Action.VIEW, "calendar-time"),
     ("servicedesk:handover_list", gettext_lazy("Handovers"), Action.VIEW, "clipboard-check"),
-    ("servicedesk:dual_control", gettext_lazy("Dual-person operations"), Action.VIEW, "users"),
+    ("servicedesk:dual_control", gettext_lazy("Dual control"), Action.VIEW, "users"),
 )
 _ACTIVE.update(
     {
