@@ -298,6 +298,10 @@ def duty_routes(r: Router) -> None:
     _shift_routes(r)
     _handover_routes(r)
     _dual_control_routes(r)
+    # A ticket's spare-part requests: their own module, registered with these.
+    from branchops.servicedesk.api_spare_parts import spare_part_routes
+
+    spare_part_routes(r)
 
 
 def _oncall_routes(r: Router) -> None:

@@ -142,3 +142,22 @@ class DualControlOutcome(models.TextChoices):
     DONE = "done", _("Done as planned")
     ROLLED_BACK = "rolled_back", _("Rolled back")
     ABORTED = "aborted", _("Stopped before it was done")
+
+
+# --- spare-part requests (备件申请) ----------------------------------------------------------
+
+
+class SparePartStatus(models.TextChoices):
+    """Where a requested spare part is; the allowed moves are ``spare_parts.MOVES``."""
+
+    REQUESTED = "requested", pgettext_lazy("spare part", "Requested")
+    APPROVED = "approved", pgettext_lazy("spare part", "Approved")
+    SHIPPED = "shipped", pgettext_lazy("spare part", "Shipped")
+    RECEIVED = "received", pgettext_lazy("spare part", "Received")
+    CANCELLED = "cancelled", pgettext_lazy("spare part", "Cancelled")
+
+
+class SparePartUrgency(models.TextChoices):
+    NORMAL = "normal", _("Normal")
+    URGENT = "urgent", _("Urgent: today")
+    CRITICAL = "critical", _("Critical: on site within 4 hours")

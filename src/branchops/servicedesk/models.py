@@ -33,6 +33,8 @@ from branchops.servicedesk.choices import (
     Impact,
     Priority,
     RequestType,
+    SparePartStatus,
+    SparePartUrgency,
     TicketKind,
     TicketSource,
     TicketStatus,
@@ -913,3 +915,53 @@ class TicketSummary(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} @ {self.last_event_id}"
+
+
+# --- spare-part requests (备件申请) ----------------------------------------------------------
+
+
+class SparePartRequest(models.Model):
+    """A part a ticket needs (a PSU, a disk, a whole switch): what, how many, how soon, and
+    where the request stands. Changed only through ``servicedesk.spare_parts``, which notes
+    each change on the ticket's timeline; the spare pool it will draw from comes later."""
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.PROTECT, related_name="spare_parts", verbose_name=_("ticket")
+    )
+    part = models.CharField(_("part"), max_length=200)
+    model_number = models.CharField(_("device model or part number"), max_length=100, blank=True)
+    quantity = models.PositiveSmallIntegerField(_("quantity"), default=1)
+    urgency = models.CharField(
+        _("urgency"),
+        max_length=10,
+        choices=SparePartUrgency.choices,
+        default=SparePartUrgency.NORMAL,
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=SparePartStatus.choices,
+        default=SparePartStatus.REQUESTED,
+    )
+    note = models.TextField(_("note"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("spare-part request")
+        verbose_name_plural = _("spare-part requests")
+        ordering = ["requested_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="sparepartrequest_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.part}"

@@ -2,7 +2,14 @@
 
 from django.urls import URLPattern, path
 
-from branchops.servicedesk import views, views_kpis, views_satisfaction
+from branchops.servicedesk import (
+    views,
+    views_duty,
+    views_kpis,
+    views_oncall,
+    views_satisfaction,
+    views_spare_parts,
+)
 
 app_name = "servicedesk"
 
@@ -21,4 +28,22 @@ urlpatterns: list[URLPattern] = [
         views_satisfaction.satisfaction_page,
         name="satisfaction",
     ),  # public: the signed link is the permission
+    # On call, duty shifts and handover, dual-person operations, spare parts of a ticket
+    path("oncall/", views_oncall.oncall_now, name="oncall"),
+    path("oncall/<int:pk>/", views_oncall.oncall_group, name="oncall_group"),
+    path("oncall/<int:pk>/override/", views_oncall.oncall_override, name="oncall_override"),
+    path("oncall/<int:pk>/swap/", views_oncall.oncall_swap, name="oncall_swap"),
+    path("duty/", views_duty.shift_list, name="shift_list"),
+    path("duty/handover/", views_duty.handover_start, name="handover_start"),
+    path("duty/shifts/<int:pk>/handover/", views_duty.handover_write, name="handover_write"),
+    path("duty/handovers/", views_duty.handover_list, name="handover_list"),
+    path("duty/handovers/<int:pk>/", views_duty.handover_detail, name="handover_detail"),
+    path("duty/handovers/<int:pk>/sign/", views_duty.handover_sign, name="handover_sign"),
+    path("duty/dual-control/", views_duty.dual_control, name="dual_control"),
+    path("<int:pk>/spare-parts/", views_spare_parts.spare_part_request, name="spare_part_request"),
+    path(
+        "<int:pk>/spare-parts/<int:part>/move/",
+        views_spare_parts.spare_part_move,
+        name="spare_part_move",
+    ),
 ]

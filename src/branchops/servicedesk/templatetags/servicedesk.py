@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from branchops.core.models import User
-from branchops.core.permissions import Action, Area, can
+from branchops.core.permissions import Action, Area, can, is_site_scoped
 from branchops.monitoring.templatetags.checks import duration
 from branchops.servicedesk.choices import ClockKind, ClockState, EventKind, Priority, TicketStatus
 from branchops.servicedesk.sla import Clock
@@ -185,6 +185,25 @@ _ACTIVE = {
     "servicedesk:ticket_add": ("ticket_add",),
     "servicedesk:kpis": ("kpis",),
 }
+# On call, duty and dual-person operations (the last three list the whole estate, so
+# not for site-scoped roles, as their pages and API refuse them).
+DUTY_NAV_ITEMS = (
+    ("servicedesk:oncall", gettext_lazy("On call"), Action.VIEW, "phone-call"),
+    ("servicedesk:shift_list", gettext_lazy("Duty shifts"), Action.VIEW, "calendar-time"),
+    ("servicedesk:handover_list", gettext_lazy("Handovers"), Action.VIEW, "clipboard-check"),
+    ("servicedesk:dual_control", gettext_lazy("Dual control"), Action.VIEW, "users"),
+)
+_ACTIVE.update(
+    {
+        "servicedesk:oncall": ("oncall", "oncall_group"),
+        "servicedesk:shift_list": ("shift_list", "handover_write", "handover_start"),
+        "servicedesk:handover_list": ("handover_list", "handover_detail"),
+        "servicedesk:dual_control": ("dual_control",),
+    }
+)
+WHOLE_DESK = frozenset(
+    {"servicedesk:shift_list", "servicedesk:handover_list", "servicedesk:dual_control"}
+)
 
 
 @register.simple_tag(takes_context=True)
@@ -198,8 +217,10 @@ def servicedesk_navigation(context: dict[str, Any]) -> list[dict[str, Any]]:
     match = getattr(request, "resolver_match", None)
     here = match.url_name if match is not None and match.namespace == "servicedesk" else ""
     items = []
-    for url_name, label, action, icon in NAV_ITEMS:
+    for url_name, label, action, icon in (*NAV_ITEMS, *DUTY_NAV_ITEMS):
         if not can(user, action, Area.SERVICE_DESK):
+            continue
+        if url_name in WHOLE_DESK and is_site_scoped(user, Area.SERVICE_DESK):
             continue
         items.append(
             {
