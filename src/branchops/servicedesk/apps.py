@@ -34,12 +34,17 @@ class ServiceDeskConfig(AppConfig):
         # Knowledge articles are the whole desk's.
         problem_sites = ("tickets__site", "devices__site")
         register(m.Problem, Area.SERVICE_DESK, view=problem_sites)
-        register(m.ProblemEvent, Area.SERVICE_DESK, view=tuple(f"problem__{p}" for p in problem_sites))
+        register(
+            m.ProblemEvent, Area.SERVICE_DESK, view=tuple(f"problem__{p}" for p in problem_sites)
+        )
         postmortem_sites = ("ticket__site", *(f"problem__{p}" for p in problem_sites))
         register(m.Postmortem, Area.SERVICE_DESK, view=postmortem_sites)
         register(
             m.CorrectiveAction,
             Area.SERVICE_DESK,
-            view=(*(f"problem__{p}" for p in problem_sites), *(f"postmortem__{p}" for p in postmortem_sites)),
+            view=(
+                *(f"problem__{p}" for p in problem_sites),
+                *(f"postmortem__{p}" for p in postmortem_sites),
+            ),
         )
         register(m.KnowledgeArticle, Area.SERVICE_DESK)

@@ -142,7 +142,7 @@ def search(qs: QuerySet[KnowledgeArticle], text: str) -> QuerySet[KnowledgeArtic
 
 def checked_tags(tags: Iterable[str] | str) -> list[str]:
     """Tags as stored: stripped, lower-cased Latin, no duplicates, in the given order."""
-    items = tags.replace("，", ",").split(",") if isinstance(tags, str) else list(tags)
+    items = tags.replace("\uff0c", ",").split(",") if isinstance(tags, str) else list(tags)
     found: list[str] = []
     for raw in items:
         tag = str(raw).strip().lower()

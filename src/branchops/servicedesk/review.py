@@ -88,9 +88,7 @@ def checked_whys(whys: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
         if not pair["why"]:
             raise _invalid(_("Why %(n)d has an answer but no question.") % {"n": index}, "whys")
         if not pair["answer"] and index < len(pairs):
-            raise _invalid(
-                _("Answer why %(n)d before asking the next one.") % {"n": index}, "whys"
-            )
+            raise _invalid(_("Answer why %(n)d before asking the next one.") % {"n": index}, "whys")
     return pairs
 
 
@@ -155,9 +153,7 @@ def open_problem(
 
 def _check_owner(owner: User | None, field: str = "owner") -> None:
     if owner is not None and not owner.is_active:
-        raise _invalid(
-            _("%(name)s is not an active user.") % {"name": owner.get_username()}, field
-        )
+        raise _invalid(_("%(name)s is not an active user.") % {"name": owner.get_username()}, field)
 
 
 def update_problem(
@@ -427,7 +423,7 @@ def is_overdue(action: CorrectiveAction, today: dt.date | None = None) -> bool:
     )
 
 
-def overdue(qs: QuerySet[CorrectiveAction], today: dt.date | None = None) -> QuerySet[CorrectiveAction]:
-    return qs.exclude(status__in=ACTION_FINISHED).filter(
-        due_date__lt=today or timezone.localdate()
-    )
+def overdue(
+    qs: QuerySet[CorrectiveAction], today: dt.date | None = None
+) -> QuerySet[CorrectiveAction]:
+    return qs.exclude(status__in=ACTION_FINISHED).filter(due_date__lt=today or timezone.localdate())

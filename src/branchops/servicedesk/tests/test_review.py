@@ -58,7 +58,8 @@ def test_a_problem_goes_through_investigation_known_error_resolved_closed() -> N
     review.move_problem(p, "known_error", by=None)
     review.move_problem(p, "resolved", by=None)
     review.move_problem(p, "closed", by=None)
-    assert p.status == ProblemStatus.CLOSED and p.closed_at is not None
+    assert p.status == ProblemStatus.CLOSED
+    assert p.closed_at is not None
     moves = list(p.events.filter(kind="status").values_list("from_status", "to_status"))
     assert moves == [
         ("open", "investigating"),
@@ -173,7 +174,7 @@ def action(p: Problem, **kw: object) -> CorrectiveAction:
 def test_closing_a_problem_with_an_open_action_is_refused_with_the_action_named() -> None:
     p = known(problem())
     fix = action(p)
-    action(p, kind="preventive", title="Alert on tunnel flaps").pk
+    action(p, kind="preventive", title="Alert on tunnel flaps")
     review.move_problem(p, "resolved", by=None)
     with pytest.raises(Refused) as refused:
         review.move_problem(p, "closed", by=None)
@@ -252,7 +253,8 @@ def test_overdue_means_past_due_and_neither_done_nor_cancelled() -> None:
     assert list(review.overdue(CorrectiveAction.objects.all())) == [late]
     late.refresh_from_db()
     fine.refresh_from_db()
-    assert review.is_overdue(late) and not review.is_overdue(fine)
+    assert review.is_overdue(late)
+    assert not review.is_overdue(fine)
     assert late.status == ActionStatus.OPEN
 
 
@@ -298,7 +300,8 @@ def test_the_timeline_merges_alert_and_ticket_events_and_notes_in_time_order() -
         ("alert", "Resolved"),
     ]
     assert [ln.at for ln in lines] == sorted(ln.at for ln in lines)
-    assert lines[1].reference == ticket.number and lines[0].reference.endswith("BR fw1 down")
+    assert lines[1].reference == ticket.number
+    assert lines[0].reference.endswith("BR fw1 down")
 
 
 def test_a_problems_timeline_covers_every_linked_incident() -> None:
