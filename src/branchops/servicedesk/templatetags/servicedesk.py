@@ -178,10 +178,17 @@ def clock_label(value: str) -> str:
 NAV_ITEMS = (
     ("servicedesk:ticket_list", gettext_lazy("Tickets"), Action.VIEW, "ticket"),
     ("servicedesk:ticket_add", gettext_lazy("Log a ticket"), Action.ADD, "phone-plus"),
+    ("servicedesk:problem_list", gettext_lazy("Problems"), Action.VIEW, "bug"),
+    ("servicedesk:kb_list", gettext_lazy("Knowledge base"), Action.VIEW, "book"),
 )
 _ACTIVE = {
     "servicedesk:ticket_list": ("ticket_list", "ticket_detail"),
     "servicedesk:ticket_add": ("ticket_add",),
+    "servicedesk:problem_list": (
+        *("problem_list", "problem_add", "problem_detail", "problem_edit", "action_list"),
+        *("postmortem_add", "postmortem_detail", "postmortem_edit"),
+    ),
+    "servicedesk:kb_list": ("kb_list", "kb_add", "kb_detail", "kb_edit"),
 }
 
 
