@@ -4,8 +4,10 @@ Chinese has no spaces between words, so similarity works on **character bigrams*
 run of Chinese characters (一个 "防火墙" gives 防火, 火墙) plus lower-cased Latin words and
 numbers ("vpn", "sg6000"). Each published article's title (counted twice: titles are
 chosen words) and symptom become a TF-IDF vector; a ticket's title and description are
-compared by cosine similarity. Everything runs in Python on the published articles, one
-query per call: fine for a few thousand articles, no search engine needed.
+compared by cosine similarity. Everything runs in Python: the published articles' index is
+built once and kept until they change (one small query per call to know), and a query only
+touches the articles sharing one of its terms. Fine for a few thousand articles; no search
+engine needed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -79,41 +81,77 @@ class Suggestion:
     shared: tuple[str, ...]  # the strongest terms both share, for "why this one"
 
 
+class Index:
+    """TF-IDF vectors of a set of articles, with postings (term -> articles having it), so a
+    query only touches the articles that share one of its terms."""
+
+    def __init__(self, articles: Iterable[KnowledgeArticle]) -> None:
+        docs = [(a.pk, _article_terms(a)) for a in articles]
+        frequency: Counter[str] = Counter()
+        for _pk, counts in docs:
+            frequency.update(counts.keys())
+        # Smoothed IDF: a term every article has still counts a little.
+        self.idf = {t: math.log((1 + len(docs)) / (1 + n)) + 1 for t, n in frequency.items()}
+        self.postings: dict[str, list[tuple[int, float]]] = {}
+        for pk, counts in docs:
+            for term, weight in _weights(counts, self.idf).items():
+                self.postings.setdefault(term, []).append((pk, weight))
+
+    def scores(self, text: str) -> dict[int, dict[str, float]]:
+        """{article id: {shared term: its share of the cosine}} for the articles ``text``
+        shares a term with."""
+        found: dict[int, dict[str, float]] = {}
+        for term, weight in _weights(Counter(terms(text)), self.idf).items():
+            for pk, other in self.postings.get(term, ()):
+                found.setdefault(pk, {})[term] = weight * other
+        return found
+
+
+_built: dict[str, tuple[tuple[Any, ...], Index]] = {}
+
+
+def published_index() -> Index:
+    """The index of the published articles, rebuilt only when they change (their count, the
+    newest id or the latest edit moved: every write stamps ``updated_at``)."""
+    published = KnowledgeArticle.objects.filter(status=ArticleStatus.PUBLISHED)
+    key = tuple(
+        published.aggregate(n=Count("id"), last=Max("id"), edited=Max("updated_at")).values()
+    )
+    cached = _built.get("published")
+    if cached is None or cached[0] != key:
+        cached = _built["published"] = (key, Index(published.only("id", "title", "symptom")))
+    return cached[1]
+
+
 def suggest(
     text: str,
     *,
     limit: int = SUGGESTIONS,
     articles: Iterable[KnowledgeArticle] | None = None,
 ) -> list[Suggestion]:
-    """The published articles most like ``text`` (a ticket's title and description)."""
-    query = Counter(terms(text))
-    if not query:
+    """The published articles (or ``articles``) most like ``text`` (a ticket's title and
+    description), best first, at most ``limit``."""
+    if not terms(text):
         return []
-    rows = list(
-        articles
-        if articles is not None
-        else KnowledgeArticle.objects.filter(status=ArticleStatus.PUBLISHED).select_related(
-            "category"
-        )
+    rows = list(articles) if articles is not None else None
+    index = Index(rows) if rows is not None else published_index()
+    ranked = sorted(
+        ((sum(parts.values()), pk, parts) for pk, parts in index.scores(text).items()),
+        key=lambda r: (-r[0], -r[1]),
     )
-    docs = [(a, _article_terms(a)) for a in rows]
-    total = len(docs)
-    frequency: Counter[str] = Counter()
-    for _a, counts in docs:
-        frequency.update(counts.keys())
-    # Smoothed IDF: a term every article has still counts a little.
-    idf = {t: math.log((1 + total) / (1 + n)) + 1 for t, n in frequency.items()}
-    wanted = _weights(query, idf)
-    found = []
-    for article, counts in docs:
-        vector = _weights(counts, idf)
-        products = {t: w * vector[t] for t, w in wanted.items() if t in vector}
-        score = sum(products.values())
-        if score >= MIN_SCORE:
-            shared = tuple(t for t, _w in sorted(products.items(), key=lambda p: -p[1])[:5])
-            found.append(Suggestion(article, score, shared))
-    found.sort(key=lambda s: (-s.score, -s.article.pk))
-    return found[:limit]
+    best = [r for r in ranked if r[0] >= MIN_SCORE][:limit]
+    by_pk = (
+        {a.pk: a for a in rows}
+        if rows is not None
+        else KnowledgeArticle.objects.select_related("category").in_bulk([r[1] for r in best])
+    )
+    return [
+        Suggestion(
+            by_pk[pk], score, tuple(t for t, _w in sorted(parts.items(), key=lambda p: -p[1])[:5])
+        )
+        for score, pk, parts in best
+        if pk in by_pk
+    ]
 
 
 def ticket_text(title: str, description: str = "") -> str:

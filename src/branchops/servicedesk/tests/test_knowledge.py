@@ -101,3 +101,15 @@ def test_search_looks_in_every_text_and_the_tags(articles: dict[str, KnowledgeAr
     qs = KnowledgeArticle.objects.all()
     assert list(knowledge.search(qs, "DPD")) == [articles["vpn"]]
     assert set(knowledge.search(qs, "交易终端")) == {articles["vpn"], articles["terminal"]}
+
+
+def test_the_kept_index_follows_edits_unpublishing_and_new_articles() -> None:
+    vpn = article("VPN隧道断开", "隧道每天早上断开")
+    assert [s.article for s in knowledge.suggest("VPN隧道断开")] == [vpn]
+    knowledge.update_article(vpn, by=None, changes={"title": "UPS告警", "symptom": "电池电压低"})
+    assert knowledge.suggest("VPN隧道断开") == []
+    assert [s.article for s in knowledge.suggest("UPS电池")] == [vpn]
+    knowledge.update_article(vpn, by=None, changes={"status": "draft"})
+    assert knowledge.suggest("UPS电池") == []
+    other = article("UPS电池更换", "UPS电池老化")
+    assert [s.article for s in knowledge.suggest("UPS电池")] == [other]
