@@ -166,12 +166,16 @@ def search(qs: QuerySet[KnowledgeArticle], text: str) -> QuerySet[KnowledgeArtic
     text = text.strip()
     if not text:
         return qs
+    wanted = text.lower()
+    # Tags are matched in Python: SQLite keeps JSON with \u escapes, so a Chinese tag would
+    # never match a database lookup there.
+    tagged = [pk for pk, tags in qs.values_list("id", "tags") if any(wanted in t for t in tags)]
     return qs.filter(
         Q(title__icontains=text)
         | Q(symptom__icontains=text)
         | Q(cause__icontains=text)
         | Q(solution__icontains=text)
-        | Q(tags__icontains=text)
+        | Q(pk__in=tagged)
     )
 
 

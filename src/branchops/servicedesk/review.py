@@ -98,7 +98,10 @@ def checked_whys(whys: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
 def next_problem_number(at: dt.datetime) -> str:
     """PRB-2026-000007: per (local) year, without gaps (the tickets' sequence table)."""
     year = timezone.localtime(at).year
-    TicketSequence.objects.get_or_create(prefix="PRB", year=year)
+    # The floor matters after a demo reset, which empties the sequences but keeps problems.
+    taken = Problem.objects.filter(number__startswith=f"PRB-{year}-").order_by("-number").first()
+    floor = int(taken.number.rsplit("-", 1)[1]) if taken is not None else 0
+    TicketSequence.objects.get_or_create(prefix="PRB", year=year, defaults={"last": floor})
     # The UPDATE takes the lock until commit: two problems never read the same number.
     rows = TicketSequence.objects.filter(prefix="PRB", year=year)
     rows.update(last=F("last") + 1)

@@ -101,6 +101,9 @@ def test_search_looks_in_every_text_and_the_tags(articles: dict[str, KnowledgeAr
     qs = KnowledgeArticle.objects.all()
     assert list(knowledge.search(qs, "DPD")) == [articles["vpn"]]
     assert set(knowledge.search(qs, "交易终端")) == {articles["vpn"], articles["terminal"]}
+    tagged = article("断电", "全部设备离线", tags=["停电演练", "Power-Cut"])
+    assert list(knowledge.search(qs, "停电演练")) == [tagged]
+    assert list(knowledge.search(qs, "power")) == [tagged]
 
 
 def test_the_kept_index_follows_edits_unpublishing_and_new_articles() -> None:

@@ -14,7 +14,7 @@ from branchops.core.choices import Role
 from branchops.core.models import AuditEvent
 from branchops.core.testing import make_device, make_site, make_user
 from branchops.servicedesk import review, review_postmortem, services
-from branchops.servicedesk.models import CorrectiveAction, Problem, ProblemEvent
+from branchops.servicedesk.models import CorrectiveAction, Problem, ProblemEvent, TicketSequence
 from branchops.servicedesk.review_choices import ActionStatus, ProblemStatus
 from branchops.servicedesk.services import Refused
 from branchops.servicedesk.tests.support import make_ticket
@@ -356,3 +356,9 @@ def test_a_problem_links_affected_devices_and_edits_are_recorded() -> None:
     review.update_problem(p, by=None, changes={"title": "VPN drops"}, devices=[fw])
     assert list(p.devices.all()) == [fw]
     assert p.events.filter(kind="updated").get().detail == f"title, devices: {fw.name}"
+
+
+def test_numbering_goes_on_after_the_sequences_were_emptied() -> None:
+    first = problem()
+    TicketSequence.objects.all().delete()  # what a demo reset does
+    assert problem().number > first.number
