@@ -13,11 +13,19 @@ from branchops.alerts.models import Alert, AlertEvent
 from branchops.core.choices import Role
 from branchops.core.models import AuditEvent
 from branchops.core.testing import make_device, make_site, make_user
-from branchops.servicedesk import review, review_postmortem, services
-from branchops.servicedesk.models import CorrectiveAction, Problem, ProblemEvent, TicketSequence
+from branchops.servicedesk import knowledge, review, review_postmortem, services
+from branchops.servicedesk.models import (
+    CorrectiveAction,
+    Postmortem,
+    Problem,
+    ProblemEvent,
+    Ticket,
+    TicketSequence,
+)
 from branchops.servicedesk.review_choices import ActionStatus, ProblemStatus
 from branchops.servicedesk.services import Refused
 from branchops.servicedesk.tests.support import make_ticket
+from branchops.servicedesk.wipe import wipe_tickets
 
 pytestmark = pytest.mark.django_db
 
@@ -362,3 +370,18 @@ def test_numbering_goes_on_after_the_sequences_were_emptied() -> None:
     first = problem()
     TicketSequence.objects.all().delete()  # what a demo reset does
     assert problem().number > first.number
+
+
+def test_a_demo_reset_takes_the_review_records_with_the_tickets() -> None:
+    ticket = make_ticket()
+    p = problem(tickets=[ticket], devices=[make_device()])
+    action(p)
+    pm = review_postmortem.open_postmortem(title="x", by=make_user(), ticket=ticket)
+    review_postmortem.add_entry(pm, at=timezone.now(), what="called", by=make_user())
+    kept = knowledge.write_article(by=None, title="t", symptom="s", solution="x", problem=p)
+    wipe_tickets()
+    assert not Ticket.objects.exists()
+    assert not Problem.objects.exists()
+    assert not Postmortem.objects.exists()
+    kept.refresh_from_db()
+    assert kept.problem is None
