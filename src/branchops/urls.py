@@ -6,6 +6,7 @@ from branchops.alerts.api import ingest_router
 from branchops.alerts.api import router as alerts_router
 from branchops.cmdb.api import router as cmdb_router
 from branchops.core.api import api
+from branchops.core.api_calendars import router as calendars_router
 from branchops.core.api_views import api_not_found
 from branchops.lab.api import router as lab_router
 from branchops.monitoring.api import router as monitoring_router
@@ -19,6 +20,7 @@ api.add_router("/", alerts_router())
 api.add_router("/ingest/", ingest_router())
 api.add_router("/", servicedesk_router())
 api.add_router("/lab/", lab_router())
+api.add_router("/", calendars_router())
 
 urlpatterns = [
     path("api/docs", lambda request: openapi_view(request, api), name="api-docs"),

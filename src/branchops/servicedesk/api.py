@@ -377,6 +377,12 @@ def router() -> Router:
     from branchops.servicedesk.api_duty import duty_routes
 
     duty_routes(r)
+    # Problems, actions, postmortems and the knowledge base (issue 5, item 4).
+    from branchops.servicedesk.knowledge_api import knowledge_routes
+    from branchops.servicedesk.review_api import review_routes
+
+    review_routes(r)
+    knowledge_routes(r)
     return r
 
 

@@ -29,3 +29,22 @@ class ServiceDeskConfig(AppConfig):
         register(m.DualControlRecord, Area.SERVICE_DESK, view=("ticket__site",))
         register(m.TicketPolicy, Area.REFERENCE)
         register(m.AlertTicket, Area.SERVICE_DESK, view=("ticket__site",))
+        # Review: a problem or postmortem belongs to the sites of its incidents (and, for a
+        # problem, of its affected devices); only the desk changes them, never a liaison.
+        # Knowledge articles are the whole desk's.
+        problem_sites = ("tickets__site", "devices__site")
+        register(m.Problem, Area.SERVICE_DESK, view=problem_sites)
+        register(
+            m.ProblemEvent, Area.SERVICE_DESK, view=tuple(f"problem__{p}" for p in problem_sites)
+        )
+        postmortem_sites = ("ticket__site", *(f"problem__{p}" for p in problem_sites))
+        register(m.Postmortem, Area.SERVICE_DESK, view=postmortem_sites)
+        register(
+            m.CorrectiveAction,
+            Area.SERVICE_DESK,
+            view=(
+                *(f"problem__{p}" for p in problem_sites),
+                *(f"postmortem__{p}" for p in postmortem_sites),
+            ),
+        )
+        register(m.KnowledgeArticle, Area.SERVICE_DESK)

@@ -40,6 +40,13 @@ from branchops.servicedesk.choices import (
     TicketStatus,
     Urgency,
 )
+from branchops.servicedesk.review_choices import (
+    ActionKind,
+    ActionStatus,
+    ArticleStatus,
+    ProblemEventKind,
+    ProblemStatus,
+)
 
 
 class Category(models.Model):
@@ -965,3 +972,280 @@ class SparePartRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.part}"
+
+
+# --- review: problems, postmortems, corrective actions, knowledge base ---------------------
+# (services: servicedesk/review.py and servicedesk/knowledge.py)
+
+
+class Problem(models.Model):
+    """问题记录: the cause behind one or more incidents, found and removed.
+
+    ``whys`` is the "5 whys" (an ordered list of ``{"why": ..., "answer": ...}``, at most
+    ``review.MAX_WHYS``) leading to ``root_cause``. Changed only through
+    ``servicedesk.review``; each change writes a ``ProblemEvent``.
+    """
+
+    number = models.CharField(_("number"), max_length=20, unique=True)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=ProblemStatus.choices, default=ProblemStatus.OPEN
+    )
+    tickets = models.ManyToManyField(
+        Ticket, blank=True, related_name="problems", verbose_name=_("incidents")
+    )
+    devices = models.ManyToManyField(
+        Device, blank=True, related_name="problems", verbose_name=_("affected devices")
+    )
+    systems = models.ManyToManyField(
+        InformationSystem, blank=True, related_name="problems", verbose_name=_("affected systems")
+    )
+    whys = models.JSONField(_("5 whys"), default=list, blank=True)
+    root_cause = models.TextField(_("root cause"), blank=True)
+    workaround = models.TextField(_("workaround"), blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="owned_problems",
+        verbose_name=_("owner"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("problem")
+        verbose_name_plural = _("problems")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status"], name="problem_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+
+class ProblemEvent(WriteOnce):
+    """One line of a problem's history (created, moved, edited, an action changed)."""
+
+    problem = models.ForeignKey(
+        Problem, on_delete=models.PROTECT, related_name="events", verbose_name=_("problem")
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    kind = models.CharField(_("kind"), max_length=12, choices=ProblemEventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    from_status = models.CharField(_("from"), max_length=16, blank=True)
+    to_status = models.CharField(_("to"), max_length=16, blank=True)
+    detail = models.TextField(_("detail"), blank=True)
+
+    objects = WriteOnceQuerySet["ProblemEvent"].as_manager()
+    rows_are_called = "problem events"
+
+    class Meta:
+        verbose_name = _("problem event")
+        verbose_name_plural = _("problem events")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.problem_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Postmortem(models.Model):
+    """复盘: what happened during an incident (or behind a problem), what it cost, what we
+    learned. The timeline is computed from the linked tickets' and alerts' events
+    (``review.timeline``) plus the author's own ``entries``."""
+
+    title = models.CharField(_("title"), max_length=200)
+    ticket = models.OneToOneField(
+        Ticket,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="postmortem",
+        verbose_name=_("incident"),
+    )
+    problem = models.OneToOneField(
+        Problem,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="postmortem",
+        verbose_name=_("problem"),
+    )
+    impact_summary = models.TextField(_("impact"), blank=True)
+    lessons = models.TextField(_("lessons learned"), blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("postmortem")
+        verbose_name_plural = _("postmortems")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ticket__isnull=False, problem__isnull=True)
+                | Q(ticket__isnull=True, problem__isnull=False),
+                name="postmortem_of_incident_or_problem",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class PostmortemEntry(models.Model):
+    """A line the author adds to a postmortem's timeline (a phone call, a decision)."""
+
+    postmortem = models.ForeignKey(
+        Postmortem, on_delete=models.CASCADE, related_name="entries", verbose_name=_("postmortem")
+    )
+    at = models.DateTimeField(_("at"))
+    what = models.TextField(_("what happened"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    added_at = models.DateTimeField(_("added at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("postmortem entry")
+        verbose_name_plural = _("postmortem entries")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.what[:50]}"
+
+
+class CorrectiveAction(models.Model):
+    """整改措施: one corrective or preventive action of a problem or a postmortem, with an
+    owner and a due date, tracked to done (with evidence) or cancelled (with a reason)."""
+
+    problem = models.ForeignKey(
+        Problem,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="actions",
+        verbose_name=_("problem"),
+    )
+    postmortem = models.ForeignKey(
+        Postmortem,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="actions",
+        verbose_name=_("postmortem"),
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=ActionKind.choices)
+    title = models.CharField(_("what to do"), max_length=300)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="corrective_actions",
+        verbose_name=_("owner"),
+    )
+    due_date = models.DateField(_("due date"))
+    status = models.CharField(
+        _("status"), max_length=12, choices=ActionStatus.choices, default=ActionStatus.OPEN
+    )
+    evidence = models.TextField(
+        _("evidence"), blank=True, help_text=_("How the action was done, or why it was cancelled.")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("corrective action")
+        verbose_name_plural = _("corrective actions")
+        ordering = ["due_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(problem__isnull=False) | Q(postmortem__isnull=False),
+                name="correctiveaction_has_a_home",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "due_date"], name="action_status_due_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class KnowledgeArticle(models.Model):
+    """知识库文章: a symptom, its cause and the solution, found again when it recurs."""
+
+    title = models.CharField(_("title"), max_length=200)
+    symptom = models.TextField(_("symptom"))
+    cause = models.TextField(_("cause"), blank=True)
+    solution = models.TextField(_("solution"))
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="articles",
+        verbose_name=_("category"),
+    )
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    problem = models.ForeignKey(
+        Problem,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="articles",
+        verbose_name=_("problem"),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=ArticleStatus.choices, default=ArticleStatus.DRAFT
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("knowledge article")
+        verbose_name_plural = _("knowledge articles")
+        ordering = ["-updated_at", "-id"]
+        indexes = [models.Index(fields=["status"], name="article_status_idx")]
+
+    def __str__(self) -> str:
+        return self.title

@@ -47,3 +47,35 @@ urlpatterns: list[URLPattern] = [
         name="spare_part_move",
     ),
 ]
+
+# Review: problems, corrective actions, postmortems, knowledge base (issue 5, item 4).
+from branchops.servicedesk import knowledge_views, review_views  # noqa: E402
+
+urlpatterns += [
+    path("problems/", review_views.problem_list, name="problem_list"),
+    path("problems/add/", review_views.problem_add, name="problem_add"),
+    path("problems/<int:pk>/", review_views.problem_detail, name="problem_detail"),
+    path("problems/<int:pk>/edit/", review_views.problem_edit, name="problem_edit"),
+    path("problems/<int:pk>/move/", review_views.problem_move, name="problem_move"),
+    path("problems/<int:pk>/actions/", review_views.problem_action_add, name="problem_action_add"),
+    path("actions/", review_views.action_list, name="action_list"),
+    path("actions/<int:pk>/", review_views.action_update, name="action_update"),
+    path("postmortems/add/", review_views.postmortem_add, name="postmortem_add"),
+    path("postmortems/<int:pk>/", review_views.postmortem_detail, name="postmortem_detail"),
+    path("postmortems/<int:pk>/edit/", review_views.postmortem_edit, name="postmortem_edit"),
+    path(
+        "postmortems/<int:pk>/entries/",
+        review_views.postmortem_entry_add,
+        name="postmortem_entry_add",
+    ),
+    path(
+        "postmortems/<int:pk>/actions/",
+        review_views.postmortem_action_add,
+        name="postmortem_action_add",
+    ),
+    path("kb/", knowledge_views.kb_list, name="kb_list"),
+    path("kb/add/", knowledge_views.kb_add, name="kb_add"),
+    path("kb/suggest/", knowledge_views.kb_suggest, name="kb_suggest"),
+    path("kb/<int:pk>/", knowledge_views.kb_detail, name="kb_detail"),
+    path("kb/<int:pk>/edit/", knowledge_views.kb_edit, name="kb_edit"),
+]

@@ -26,6 +26,9 @@ def wipe_tickets() -> int:
     config = apps.get_app_config("servicedesk")
     children = [m for m in config.get_models(include_auto_created=True) if _points_at_ticket(m)]
     with transaction.atomic():
+        from branchops.servicedesk.review_wipe import wipe_review_records
+
+        wipe_review_records()  # problems and postmortems point at tickets
         for model in children:
             model._base_manager.all()._raw_delete(model._base_manager.db)
         count = Ticket.objects.count()

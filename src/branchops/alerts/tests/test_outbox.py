@@ -141,7 +141,7 @@ def test_a_flood_larger_than_one_pass_still_costs_one_digest() -> None:
         queue(channel, 30)
         return channel
 
-    received, box = run(ok, prepare, batch=5)
+    received, _ = run(ok, prepare, batch=5)
     assert len(received) == 3  # two alone, and the other 28 together, not 5 at a time
     assert sorted(len(r.json()["items"]) for r in received) == [0, 0, 28]
     statuses = list(Notification.objects.values_list("status", flat=True))

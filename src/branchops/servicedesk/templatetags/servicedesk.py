@@ -179,11 +179,18 @@ NAV_ITEMS = (
     ("servicedesk:ticket_list", gettext_lazy("Tickets"), Action.VIEW, "ticket"),
     ("servicedesk:ticket_add", gettext_lazy("Log a ticket"), Action.ADD, "phone-plus"),
     ("servicedesk:kpis", gettext_lazy("KPIs"), Action.VIEW, "chart-bar"),
+    ("servicedesk:problem_list", gettext_lazy("Problems"), Action.VIEW, "bug"),
+    ("servicedesk:kb_list", gettext_lazy("Knowledge base"), Action.VIEW, "book"),
 )
 _ACTIVE = {
     "servicedesk:ticket_list": ("ticket_list", "ticket_detail"),
     "servicedesk:ticket_add": ("ticket_add",),
     "servicedesk:kpis": ("kpis",),
+    "servicedesk:problem_list": (
+        *("problem_list", "problem_add", "problem_detail", "problem_edit", "action_list"),
+        *("postmortem_add", "postmortem_detail", "postmortem_edit"),
+    ),
+    "servicedesk:kb_list": ("kb_list", "kb_add", "kb_detail", "kb_edit"),
 }
 # On call, duty and dual-person operations (the last three list the whole estate, so
 # not for site-scoped roles, as their pages and API refuse them).
