@@ -377,6 +377,9 @@ def router() -> Router:
     from branchops.servicedesk.api_duty import duty_routes
 
     duty_routes(r)
+    from branchops.servicedesk.reportable_api import reportable_routes
+
+    reportable_routes(r)
     return r
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from branchops.servicedesk import views
+from branchops.servicedesk import reportable_views, views
 
 app_name = "servicedesk"
 
@@ -15,4 +15,7 @@ urlpatterns: list[URLPattern] = [
     path("<int:pk>/assign/", views.ticket_assign, name="ticket_assign"),
     path("<int:pk>/worklog/", views.ticket_worklog, name="ticket_worklog"),
     path("<int:pk>/visit/", views.ticket_visit, name="ticket_visit"),
+    path("reportable/", reportable_views.incident_list, name="reportable_list"),
+    path("<int:pk>/report/", reportable_views.record_report, name="reportable_record"),
+    path("<int:pk>/report.<str:extension>", reportable_views.document, name="reportable_document"),
 ]

@@ -178,10 +178,17 @@ def clock_label(value: str) -> str:
 NAV_ITEMS = (
     ("servicedesk:ticket_list", gettext_lazy("Tickets"), Action.VIEW, "ticket"),
     ("servicedesk:ticket_add", gettext_lazy("Log a ticket"), Action.ADD, "phone-plus"),
+    (
+        "servicedesk:reportable_list",
+        gettext_lazy("Reportable incidents"),
+        Action.VIEW,
+        "building-bank",
+    ),
 )
 _ACTIVE = {
     "servicedesk:ticket_list": ("ticket_list", "ticket_detail"),
     "servicedesk:ticket_add": ("ticket_add",),
+    "servicedesk:reportable_list": ("reportable_list",),
 }
 
 
