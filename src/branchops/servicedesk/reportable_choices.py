@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class IncidentGrade(models.TextChoices):
     """一般 / 较大 / 重大 / 特别重大, as the CSRC's incident rules name them."""
 
-    GENERAL = "general", _("General")
-    LARGE = "large", _("Large")
-    MAJOR = "major", _("Major")
-    ESPECIALLY_MAJOR = "especially_major", _("Especially major")
+    GENERAL = "general", pgettext_lazy("incident grade", "General")
+    LARGE = "large", pgettext_lazy("incident grade", "Large")
+    MAJOR = "major", pgettext_lazy("incident grade", "Major")
+    ESPECIALLY_MAJOR = "especially_major", pgettext_lazy("incident grade", "Especially major")
 
 
 GRADE_RANK = {
@@ -35,8 +36,8 @@ class ReportKind(models.TextChoices):
 
 
 class TimerState(models.TextChoices):
-    NOT_NEEDED = "not_needed", _("Not needed")
-    WAITING = "waiting", _("Not started")
-    DUE = "due", _("Due")
-    OVERDUE = "overdue", _("Overdue")
-    DONE = "done", _("Done")
+    NOT_NEEDED = "not_needed", pgettext_lazy("report timer", "Not needed")
+    WAITING = "waiting", pgettext_lazy("report timer", "Not started")
+    DUE = "due", pgettext_lazy("report timer", "Due")
+    OVERDUE = "overdue", pgettext_lazy("report timer", "Overdue")
+    DONE = "done", pgettext_lazy("report timer", "Done")
