@@ -202,3 +202,7 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
     },
 }
+
+# The broker's active clients (有效客户数), for regulatory rules with a clients threshold
+# (docs/servicedesk-reportable.md); 0: not set, and such rules never match.
+SERVICEDESK_ACTIVE_CLIENTS = env_int("BRANCHOPS_ACTIVE_CLIENTS", 0, minimum=0)

@@ -383,6 +383,10 @@ def router() -> Router:
 
     review_routes(r)
     knowledge_routes(r)
+
+    from branchops.servicedesk.reportable_api import reportable_routes
+
+    reportable_routes(r)
     return r
 
 

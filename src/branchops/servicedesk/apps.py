@@ -48,3 +48,12 @@ class ServiceDeskConfig(AppConfig):
             ),
         )
         register(m.KnowledgeArticle, Area.SERVICE_DESK)
+
+        # Reportable incidents: the ruleset is reference data (edited by administrators
+        # only, api_reportable.py); incidents and their reports follow their ticket's site.
+        from branchops.servicedesk import reportable
+
+        register(m.RegulatoryRule, Area.REFERENCE)
+        register(m.ReportableIncident, Area.SERVICE_DESK, view=("ticket__site",))
+        register(m.IncidentReport, Area.SERVICE_DESK, view=("incident__ticket__site",))
+        reportable.connect()

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from branchops.alerts.models import Alert
-from branchops.cmdb.choices import SiteKind
+from branchops.cmdb.choices import SiteKind, SystemCategory
 from branchops.cmdb.models import Device, InformationSystem, Site
 from branchops.core.models import BusinessCalendar
 from branchops.core.writeonce import WriteOnce, WriteOnceQuerySet
@@ -40,6 +40,7 @@ from branchops.servicedesk.choices import (
     TicketStatus,
     Urgency,
 )
+from branchops.servicedesk.reportable_choices import IncidentGrade, ReportKind
 from branchops.servicedesk.review_choices import (
     ActionKind,
     ActionStatus,
@@ -1249,3 +1250,156 @@ class KnowledgeArticle(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# --- reportable incidents (网络安全事件报告) ----------------------------------------------
+
+
+def _valid_system_codes(value: Any) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(code, str) and code.strip() for code in value
+    ):
+        raise ValidationError(_("Give a list of information system codes."))
+
+
+class RegulatoryRule(models.Model):
+    """When an incident must be reported to the regulator, and with which grade (data).
+
+    A rule concerns information systems named by code (``central-trading``) or by
+    category (every real-time system); it matches an incident that has one of them among
+    its systems and whose outage has lasted ``min_outage_minutes``, at a broker with at
+    least ``min_active_clients`` active clients when that is set (setting
+    ``SERVICEDESK_ACTIVE_CLIENTS``). The reporting timers of the incidents it grades come
+    from the rule too: the 2021 rules' numbers are not confirmed, so they are data.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    order = models.PositiveIntegerField(_("order"), default=100)
+    active = models.BooleanField(_("active"), default=True)
+    system_codes = models.JSONField(
+        _("information systems"),
+        default=list,
+        blank=True,
+        validators=[_valid_system_codes],
+        help_text=_("Codes of the systems concerned, e.g. central-trading, online-trading."),
+    )
+    system_category = models.CharField(
+        _("or every system of category"),
+        max_length=16,
+        choices=SystemCategory.choices,
+        blank=True,
+    )
+    min_outage_minutes = models.PositiveIntegerField(_("outage of at least (minutes)"))
+    min_active_clients = models.PositiveIntegerField(
+        _("at a broker with at least this many active clients"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: whatever the number of clients."),
+    )
+    grade = models.CharField(_("grade"), max_length=20, choices=IncidentGrade.choices)
+    immediate_after_minutes = models.PositiveIntegerField(
+        _("report at once when not recovered within (minutes)"), default=30
+    )
+    update_every_minutes = models.PositiveIntegerField(
+        _("progress update at least every (minutes)"), default=60
+    )
+    written_within_hours = models.PositiveIntegerField(
+        _("written report within (hours of the start)"), default=24
+    )
+    investigation_within_workdays = models.PositiveIntegerField(
+        _("investigation report within (working days of recovery)"), default=5
+    )
+    source = models.CharField(
+        _("source"), max_length=300, blank=True, help_text=_("The regulation and article.")
+    )
+    shipped = models.BooleanField(_("shipped with BranchOps"), default=False, editable=False)
+
+    class Meta:
+        verbose_name = _("regulatory rule")
+        verbose_name_plural = _("regulatory rules")
+        ordering = ["order", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_outage_minutes__gt=0)
+                & Q(immediate_after_minutes__gt=0)
+                & Q(update_every_minutes__gt=0)
+                & Q(written_within_hours__gt=0)
+                & Q(investigation_within_workdays__gt=0)
+                & (Q(min_active_clients__isnull=True) | Q(min_active_clients__gt=0)),
+                name="regulatoryrule_numbers_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        codes = self.system_codes if isinstance(self.system_codes, list) else []
+        self.system_codes = sorted({str(c).strip() for c in codes if str(c).strip()})
+        if not self.system_codes and not self.system_category:
+            raise ValidationError(
+                {"system_codes": _("Name the systems concerned, or a category of systems.")}
+            )
+
+
+class ReportableIncident(models.Model):
+    """An incident that reached a regulatory rule: its grade and where the clock started.
+
+    The reporting timers are computed (``servicedesk.reportable.timers``) from the outage
+    start, the ticket's resolution and the reports recorded; nothing here is a deadline.
+    The grade only rises, as the outage grows.
+    """
+
+    ticket = models.OneToOneField(
+        Ticket, on_delete=models.PROTECT, related_name="reportable", verbose_name=_("ticket")
+    )
+    rule = models.ForeignKey(
+        RegulatoryRule,
+        on_delete=models.PROTECT,
+        related_name="incidents",
+        verbose_name=_("regulatory rule"),
+    )
+    grade = models.CharField(_("grade"), max_length=20, choices=IncidentGrade.choices)
+    outage_started_at = models.DateTimeField(_("outage started at"))
+    detected_at = models.DateTimeField(_("found reportable at"), default=timezone.now)
+    graded_at = models.DateTimeField(_("graded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reportable incident")
+        verbose_name_plural = _("reportable incidents")
+        ordering = ["-outage_started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.ticket.number} ({self.get_grade_display()})"
+
+
+class IncidentReport(WriteOnce):
+    """A report sent to the regulator about a reportable incident (written once)."""
+
+    incident = models.ForeignKey(
+        ReportableIncident,
+        on_delete=models.PROTECT,
+        related_name="reports",
+        verbose_name=_("reportable incident"),
+    )
+    kind = models.CharField(_("kind of report"), max_length=16, choices=ReportKind.choices)
+    sent_at = models.DateTimeField(_("sent at"))
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("sent by"),
+    )
+    note = models.TextField(_("note"), blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    objects = WriteOnceQuerySet["IncidentReport"].as_manager()
+    rows_are_called = "incident reports"
+
+    class Meta:
+        verbose_name = _("report to the regulator")
+        verbose_name_plural = _("reports to the regulator")
+        ordering = ["sent_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.sent_at:%Y-%m-%d %H:%M}"

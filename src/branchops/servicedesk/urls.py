@@ -3,6 +3,7 @@
 from django.urls import URLPattern, path
 
 from branchops.servicedesk import (
+    reportable_views,
     views,
     views_duty,
     views_kpis,
@@ -78,4 +79,7 @@ urlpatterns += [
     path("kb/suggest/", knowledge_views.kb_suggest, name="kb_suggest"),
     path("kb/<int:pk>/", knowledge_views.kb_detail, name="kb_detail"),
     path("kb/<int:pk>/edit/", knowledge_views.kb_edit, name="kb_edit"),
+    path("reportable/", reportable_views.incident_list, name="reportable_list"),
+    path("<int:pk>/report/", reportable_views.record_report, name="reportable_record"),
+    path("<int:pk>/report.<str:extension>", reportable_views.document, name="reportable_document"),
 ]

@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.utils import timezone
 
 from branchops.core.db import in_thread
@@ -44,6 +45,7 @@ class EngineOptions:
     maintain_s: float = 60.0  # metric store rollups and retention
     metrics_port: int | None = 9466
     alerts: bool = True  # the alert pipeline and the notification outbox
+    desk_s: float = 60.0  # service desk: SLA crossings and reportable incidents
 
 
 class Engine:
@@ -167,6 +169,8 @@ class Engine:
             asyncio.create_task(self._every(self.options.reconcile_s, self._reconcile)),
             asyncio.create_task(self._every(self.options.maintain_s, self._maintain)),
         ]
+        if apps.is_installed("branchops.servicedesk"):
+            loops.append(asyncio.create_task(self._every(self.options.desk_s, self._desk)))
         try:
             await stop.wait()
         finally:
@@ -187,6 +191,13 @@ class Engine:
 
     async def _maintain(self) -> None:
         await in_thread(self.store.maintain, self.clock.wall())
+
+    async def _desk(self) -> None:
+        # Clocks and outages grow while nobody writes: note SLA crossings and find
+        # incidents that became reportable (each part logs its own failure).
+        from branchops.servicedesk.reportable import desk_minute
+
+        await in_thread(desk_minute, timezone.now())
 
     async def _shutdown(
         self, loops: list[asyncio.Task[Any]], server: asyncio.Server | None

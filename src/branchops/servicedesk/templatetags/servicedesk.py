@@ -181,6 +181,12 @@ NAV_ITEMS = (
     ("servicedesk:kpis", gettext_lazy("KPIs"), Action.VIEW, "chart-bar"),
     ("servicedesk:problem_list", gettext_lazy("Problems"), Action.VIEW, "bug"),
     ("servicedesk:kb_list", gettext_lazy("Knowledge base"), Action.VIEW, "book"),
+    (
+        "servicedesk:reportable_list",
+        gettext_lazy("Reportable incidents"),
+        Action.VIEW,
+        "building-bank",
+    ),
 )
 _ACTIVE = {
     "servicedesk:ticket_list": ("ticket_list", "ticket_detail"),
@@ -191,6 +197,7 @@ _ACTIVE = {
         *("postmortem_add", "postmortem_detail", "postmortem_edit"),
     ),
     "servicedesk:kb_list": ("kb_list", "kb_add", "kb_detail", "kb_edit"),
+    "servicedesk:reportable_list": ("reportable_list",),
 }
 # On call, duty and dual-person operations (the last three list the whole estate, so
 # not for site-scoped roles, as their pages and API refuse them).

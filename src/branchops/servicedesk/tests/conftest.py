@@ -35,3 +35,16 @@ def _english(settings: Any) -> Iterator[None]:
     settings.LANGUAGE_CODE = "en"
     with translation.override("en"):
         yield
+
+
+@pytest.fixture
+def shipped_rules(db: Any) -> list[Any]:
+    """The shipped regulatory ruleset (again, after a transactional test emptied the table)."""
+    from django.apps import apps
+
+    from branchops.servicedesk.migrations import _reportable_rules
+    from branchops.servicedesk.models import RegulatoryRule
+
+    if not RegulatoryRule.objects.filter(shipped=True).exists():
+        _reportable_rules.load(apps, None)
+    return list(RegulatoryRule.objects.filter(shipped=True))

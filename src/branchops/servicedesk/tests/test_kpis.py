@@ -112,7 +112,7 @@ def test_known_answers(october: dict[str, Any]) -> None:
     assert sla["arrival"] == {"decided": 0, "met": 0, "breached": 0, "attainment": None}
     assert total["first_time_fix"] == {"resolved": 3, "fixed_first_time": 2, "rate": 0.6667}
     assert total["major_incidents"] == 0
-    assert total["reportable_incidents"] is None
+    assert total["reportable_incidents"] == 0
     assert total["satisfaction"] == {
         "asked": 3, "answered": 0, "response_rate": 0.0, "average_score": None,
         "scores": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0},
@@ -165,7 +165,7 @@ def test_the_api_answers_with_the_figures(october: dict[str, Any]) -> None:
     assert (body["from"], body["to"], body["by"]) == ("2026-10", "2026-10", "priority")
     assert body["total"]["mttr"]["business_minutes"] == 130.0
     assert body["groups"][0]["key"] == "P3"
-    assert body["per_year"] == [{"year": 2026, "major_incidents": 0, "reportable_incidents": None}]
+    assert body["per_year"] == [{"year": 2026, "major_incidents": 0, "reportable_incidents": 0}]
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,13 @@ from branchops.core.choices import Role
 from branchops.core.models import User
 from branchops.core.testing import make_region, make_site, make_user
 from branchops.servicedesk import kpis, satisfaction, services
-from branchops.servicedesk.models import Category, SlaPolicy, TicketSummary
+from branchops.servicedesk.models import (
+    Category,
+    RegulatoryRule,
+    ReportableIncident,
+    SlaPolicy,
+    TicketSummary,
+)
 from branchops.servicedesk.tests.support import engineer, local, make_group, make_ticket, policy
 
 pytestmark = pytest.mark.django_db
@@ -133,7 +139,7 @@ def test_groups_months_and_years(september: dict[str, Any]) -> None:
     assert month["by_priority"] == {"P1": 1, "P2": 3, "P3": 0, "P4": 0}
     assert found.categories == [{"key": "desk", "label": "Desktops"},
                                 {"key": "net", "label": "Network"}]  # fmt: skip
-    assert found.per_year == [{"year": 2026, "major_incidents": 1, "reportable_incidents": None}]
+    assert found.per_year == [{"year": 2026, "major_incidents": 1, "reportable_incidents": 0}]
 
 
 def test_filters(september: dict[str, Any]) -> None:
@@ -188,9 +194,14 @@ def test_a_new_event_makes_the_summary_stale(september: dict[str, Any]) -> None:
     assert report(admin).total == total
 
 
-def test_the_reportable_hook(september: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    assert kpis.reportable_incidents_per_year(None, dt.UTC) is None  # type: ignore[arg-type]
-    monkeypatch.setattr(kpis, "reportable_incidents_per_year", lambda tickets, zone: {2026: 2})
+def test_reportable_incidents_count_by_the_year_their_outage_began(
+    september: dict[str, Any], shipped_rules: list[RegulatoryRule]
+) -> None:
+    d = september["tickets"][0]
+    rule = shipped_rules[0]
+    ReportableIncident.objects.create(
+        ticket=d, rule=rule, grade=rule.grade, outage_started_at=d.created_at
+    )
     found = report(september["admin"])
-    assert found.total["reportable_incidents"] == 2
-    assert found.per_year == [{"year": 2026, "major_incidents": 1, "reportable_incidents": 2}]
+    assert found.total["reportable_incidents"] == 1
+    assert found.per_year == [{"year": 2026, "major_incidents": 1, "reportable_incidents": 1}]
