@@ -264,8 +264,9 @@ def with_cached_result(data: bytes, cell: str, result: str) -> bytes:
             content = source.read(item.filename)
             if item.filename == "xl/worksheets/sheet1.xml":
                 text = content.decode()
+                # An empty value is <v/>, or <v></v> when openpyxl writes with lxml.
                 text, count = re.subn(
-                    rf'<c r="{cell}"([^>]*)><f>(.*?)</f><v\s*/>',
+                    rf'<c r="{cell}"([^>]*)><f>(.*?)</f>(?:<v\s*/>|<v></v>)',
                     rf'<c r="{cell}"\1 t="str"><f>\2</f><v>{result}</v>',
                     text,
                 )

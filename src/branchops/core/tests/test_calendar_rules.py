@@ -50,7 +50,10 @@ VALUES = {
 
 
 @pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
+def _english(settings: Any) -> Iterator[None]:
+    """Refusals are read in English, in the code and through the API (whose requests take
+    the product's language)."""
+    settings.LANGUAGE_CODE = "en"
     with translation.override("en"):
         yield
 
