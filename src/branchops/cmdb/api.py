@@ -99,6 +99,7 @@ RESOURCES = [
         search=("name", "serial", "asset_tag", "management_ip", "firmware_version"),
         orderable=("id", "name", "status", "criticality", "site__code"),
         select_related=("site", "role", "device_model__manufacturer"),
+        plain=True,
     ),
     Resource(
         "links",
