@@ -27,6 +27,7 @@ class AlertSource(models.TextChoices):
     GENERIC = "generic", _("Generic JSON")
     SYSLOG = "syslog", _("Syslog")
     TRAP = "snmp-trap", _("SNMP trap")
+    SERVICE_DESK = "servicedesk", _("Service desk (SLA breach)")
 
 
 class RuleKind(models.TextChoices):

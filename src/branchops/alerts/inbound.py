@@ -224,6 +224,33 @@ def _generic_event(item: Any) -> dict[str, Any]:
     )
 
 
+def internal_signal(
+    source: str,
+    key: str,
+    *,
+    name: str,
+    firing: bool,
+    severity: int,
+    title: str,
+    summary: str = "",
+    labels: dict[str, str] | None = None,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """A signal raised by another BranchOps app (the service desk's SLA breaches), for
+    :func:`submit`; ``key`` identifies the problem within ``source``."""
+    return _signal(
+        source,
+        fingerprint_of(source, key),
+        name=name,
+        firing=firing,
+        severity=min(3, max(1, severity)),
+        title=title,
+        at=(at.timestamp() if at else time.time()),
+        summary=summary,
+        labels=labels or {},
+    )
+
+
 def submit(source: str, signals: list[dict[str, Any]]) -> int:
     """Hand normalised signals to the engine (web side)."""
     from branchops.alerts.models import InboundEvent

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from branchops.alerts.choices import AlertStatus
+from branchops.alerts.choices import AlertSource, AlertStatus
 from branchops.alerts.models import Alert
 from branchops.servicedesk import services
 from branchops.servicedesk.choices import DONE_STATUSES, EventKind, TicketSource, TicketStatus
@@ -59,7 +59,9 @@ def open_tickets_for(alert_ids: Sequence[int], at: dt.datetime) -> list[Ticket]:
             root__isnull=True,
             severity__lte=worst,
             policy_ticket__isnull=True,
-        ).select_related("site", "device", "system")
+        )
+        .exclude(source=AlertSource.SERVICE_DESK)  # a ticket's own SLA breach: no new ticket
+        .select_related("site", "device", "system")
     )
     if not alerts:
         return []

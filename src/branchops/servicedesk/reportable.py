@@ -244,10 +244,12 @@ def check_reportable(now: dt.datetime, tickets: Iterable[Ticket] | None = None) 
 
 
 def desk_minute(now: dt.datetime) -> tuple[int, int]:
-    """The service desk's periodic work: SLA crossings, then reportable incidents.
+    """The service desk's periodic work: SLA crossings (breaches raise alerts), breach
+    alerts of finished tickets resolved, then reportable incidents.
 
     Each part runs on its own, so a failure in one does not stop the other.
     """
+    from branchops.servicedesk import sla_escalation
     from branchops.servicedesk.services import note_sla_crossings
 
     noted = reportable = 0
@@ -255,6 +257,10 @@ def desk_minute(now: dt.datetime) -> tuple[int, int]:
         noted = note_sla_crossings(now)
     except Exception:
         log.exception("SLA crossings not noted; will retry")
+    try:
+        sla_escalation.settle(now)
+    except Exception:
+        log.exception("SLA breach alerts not settled; will retry")
     try:
         reportable = check_reportable(now)
     except Exception:

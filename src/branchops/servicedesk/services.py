@@ -624,10 +624,10 @@ def _plain(value: Any) -> str:
 def note_sla_crossings(now: dt.datetime, tickets: Iterable[Ticket] | None = None) -> int:
     """Write an SLA warning (75 %) and an SLA breach event once per clock and ticket.
 
-    For the engine to call every minute (and escalate on the events); returns how many
-    events it wrote.
+    Called by the engine every minute; each breach also raises an alert
+    (``sla_escalation``), which the alert routes escalate. Returns how many events it wrote.
     """
-    from branchops.servicedesk import sla
+    from branchops.servicedesk import sla, sla_escalation
 
     rows = list(
         tickets
@@ -659,4 +659,5 @@ def note_sla_crossings(now: dt.datetime, tickets: Iterable[Ticket] | None = None
                         )
                     )
     TicketEvent.objects.bulk_create(new)
+    sla_escalation.escalate(new)  # breaches go on through the alert routes
     return len(new)
