@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from django.db import connections
 from gunicorn.app.base import BaseApplication
 
 
@@ -36,6 +37,11 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
 
 def serve(*, host: str, port: int, workers: int | None = None) -> None:
+    # The checks before serving (migrations, set-up) opened database connections in this
+    # process; workers forked with them would share one socket (PostgreSQL) or file handle
+    # (SQLite), and their answers would interleave: rows of one worker's query read by
+    # another ("generator raised StopIteration", sessions flushed). Each worker opens its own.
+    connections.close_all()
     _Server(
         {
             "bind": f"{host}:{port}",
