@@ -196,8 +196,12 @@ def wrk(
     connections: int = 20,
     seconds: int = 20,
     threads: int = 2,
+    timeout_s: int = 10,
 ) -> LoadResult:
-    """Drive ``paths`` round-robin with ``connections`` concurrent clients for ``seconds``."""
+    """Drive ``paths`` round-robin with ``connections`` concurrent clients for ``seconds``.
+
+    A request slower than ``timeout_s`` counts as an error (wrk's own default, 2 s, would
+    drop slow answers from the latencies and leave none to report)."""
     if shutil.which("wrk") is None:
         raise RuntimeError(
             "wrk is missing: apt-get install wrk (scripts/install-system-deps.sh bench)"
@@ -243,6 +247,8 @@ def wrk(
                 str(connections),
                 "-d",
                 f"{seconds}s",
+                "--timeout",
+                f"{timeout_s}s",
                 "--latency",
                 "-s",
                 str(script),
@@ -258,6 +264,8 @@ def wrk(
     finally:
         script.unlink()
     percent = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", out, re.MULTILINE))
+    if not re.search(r"[1-9]\d* requests in", out):
+        raise RuntimeError(f"wrk completed no request against {base}:\n{out}")
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
