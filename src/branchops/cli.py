@@ -72,6 +72,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     lab_config = LabConfig.from_env()
     ensure_on_call(settings.HOME, lab_config.control_port)
     summary = services.sync()
+    setup.refresh_statistics()
     url = f"http://127.0.0.1:{args.port}/"
     demo.print_welcome(url, accounts)
     watched = Check.objects.filter(enabled=True).count()

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Max, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from branchops.core import calendars
@@ -176,7 +176,15 @@ def policies(ids: Iterable[int]) -> dict[int, PolicyBasis]:
 def load(tickets: QuerySet[Ticket], now: dt.datetime) -> list[TicketFacts]:
     """The facts of these tickets: cached ones as stored, the rest from their events (and
     the cache refreshed for those that are done)."""
-    newest = TicketEvent.objects.filter(ticket_id=OuterRef("pk")).order_by("-id").values("id")[:1]
+    # The newest event by MAX over the ticket's own events (its foreign-key index), not by
+    # ORDER BY id DESC LIMIT 1, which a planner may serve by scanning every event backwards.
+    newest = (
+        TicketEvent.objects.filter(ticket_id=OuterRef("pk"))
+        .order_by()
+        .values("ticket_id")
+        .annotate(newest=Max("id"))
+        .values("newest")
+    )
     rows = list(
         tickets.order_by()
         .annotate(newest_event=Subquery(newest))
