@@ -1,9 +1,8 @@
 """Serve the WSGI app with gunicorn: one request at a time per worker process.
 
-Sync workers, not threads: every view runs Python and the synchronous ORM, so threads in
-one process queue behind the GIL and the slowest requests wait longest. Measured with 20
-concurrent clients on the device list (docs/benchmarks.md), two processes of eight threads
-gave p99 240-300 ms where five sync processes gave 107-131 ms at the same throughput.
+Sync workers, not threads, one per core: every view runs Python and the synchronous ORM, so
+threads in one process queue behind the GIL and the slowest requests wait longest, and
+workers beyond the core count only take turns with the database (decision 0001).
 Put a buffering reverse proxy (nginx) in front in production: sync workers must not be
 held by slow clients.
 """
@@ -18,7 +17,9 @@ from gunicorn.app.base import BaseApplication
 
 
 def default_workers() -> int:
-    return 2 * (os.cpu_count() or 1) + 1
+    """One per core, at least two (decision 0001): requests are CPU work next to the
+    database, and more workers than cores only lengthen the tail."""
+    return max(2, os.cpu_count() or 1)
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -31,8 +32,13 @@ class _Server(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        from django.urls import get_resolver
+
         from branchops.wsgi import application
 
+        # Import every view now, before this worker accepts its first request: otherwise
+        # that request waits about a second for the URLconf and its modules.
+        get_resolver().url_patterns  # noqa: B018 - the import is the point
         return application
 
 
