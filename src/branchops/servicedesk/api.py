@@ -387,6 +387,9 @@ def router() -> Router:
     from branchops.servicedesk.reportable_api import reportable_routes
 
     reportable_routes(r)
+    from branchops.servicedesk.api_attachments import attachment_routes
+
+    attachment_routes(r)
     return r
 
 

@@ -5,6 +5,7 @@ from django.urls import URLPattern, path
 from branchops.servicedesk import (
     reportable_views,
     views,
+    views_attachments,
     views_duty,
     views_kpis,
     views_oncall,
@@ -23,6 +24,12 @@ urlpatterns: list[URLPattern] = [
     path("<int:pk>/assign/", views.ticket_assign, name="ticket_assign"),
     path("<int:pk>/worklog/", views.ticket_worklog, name="ticket_worklog"),
     path("<int:pk>/visit/", views.ticket_visit, name="ticket_visit"),
+    path("<int:pk>/attach/", views_attachments.ticket_attach, name="ticket_attach"),
+    path(
+        "<int:pk>/attachments/<int:aid>/",
+        views_attachments.attachment_download,
+        name="attachment_download",
+    ),
     path("kpis/", views_kpis.kpi_page, name="kpis"),
     path(
         "satisfaction/<str:token>/",
