@@ -66,11 +66,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     history.ensure_history(args.seed)
     accounts = demo.ensure_accounts()
     lab_env = configure_for_lab()
-    from branchops.lab.oncall import ensure_on_call
+    from branchops.lab.oncall import ensure_duty, ensure_on_call
     from branchops.lab.sim.config import LabConfig
 
     lab_config = LabConfig.from_env()
     ensure_on_call(settings.HOME, lab_config.control_port)
+    ensure_duty()
     summary = services.sync()
     setup.refresh_statistics()
     url = f"http://127.0.0.1:{args.port}/"
