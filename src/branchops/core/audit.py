@@ -77,6 +77,27 @@ def record(
     return event
 
 
+def record_saved(
+    obj: models.Model,
+    *,
+    actor: User | None,
+    source: ChangeSource,
+    before: dict[str, Any] | None = None,
+    message: str = "",
+) -> AuditEvent:
+    """The audit row of an object just written: a creation when there was no ``before``
+    snapshot, else a change from ``before`` to what it is now."""
+    return record(
+        actor=actor,
+        action=AuditAction.CREATE if before is None else AuditAction.UPDATE,
+        source=source,
+        obj=obj,
+        before=before,
+        after=snapshot(obj),
+        message=message,
+    )
+
+
 def record_many(
     *,
     actor: User | None,

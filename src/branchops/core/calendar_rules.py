@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from branchops.core import audit
 from branchops.core.calendars import ALLOWED_DAY_KINDS
-from branchops.core.choices import AuditAction, CalendarKind, ChangeSource
+from branchops.core.choices import CalendarKind, ChangeSource
 from branchops.core.models import BusinessCalendar, CalendarDay, User
 
 FIELDS = (
@@ -209,13 +209,11 @@ def save_calendar(
             CalendarDay.objects.filter(calendar=row).delete()
             CalendarDay.objects.bulk_create(_days(row, rules))
             row.save(update_fields=["revision"])  # bulk writes skip the revision bump
-        audit.record(
+        audit.record_saved(
+            row,
             actor=actor,
-            action=AuditAction.CREATE if before is None else AuditAction.UPDATE,
             source=source,
-            obj=row,
             before=before,
-            after=audit.snapshot(row),
             message="" if rules is None else f"{len(rules)} day rules",
         )
     return row

@@ -77,13 +77,7 @@ def create(model: type[M], data: Mapping[str, Any], *, actor: User, source: Chan
         validate(obj)
         obj.save()
         _set_m2m(obj, m2m)
-        audit.record(
-            actor=actor,
-            action=AuditAction.CREATE,
-            source=source,
-            obj=obj,
-            after=audit.snapshot(obj),
-        )
+        audit.record_saved(obj, actor=actor, source=source)
     return obj
 
 

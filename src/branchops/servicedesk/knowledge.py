@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branchops.core import audit
-from branchops.core.choices import AuditAction, ChangeSource
+from branchops.core.choices import ChangeSource
 from branchops.core.models import User
 from branchops.servicedesk.models import Category, KnowledgeArticle, Problem
 from branchops.servicedesk.review_choices import ArticleStatus
@@ -254,13 +254,7 @@ def write_article(
             updated_at=now,
             published_at=now if values["status"] == ArticleStatus.PUBLISHED else None,
         )
-        audit.record(
-            actor=by,
-            action=AuditAction.CREATE,
-            source=source,
-            obj=article,
-            after=audit.snapshot(article),
-        )
+        audit.record_saved(article, actor=by, source=source)
     return article
 
 
@@ -290,12 +284,5 @@ def update_article(
             changed.append("published_at")
         current.updated_at = timezone.now()
         current.save(update_fields=[*changed, "updated_at"])
-        audit.record(
-            actor=by,
-            action=AuditAction.UPDATE,
-            source=source,
-            obj=current,
-            before=before,
-            after=audit.snapshot(current),
-        )
+        audit.record_saved(current, actor=by, source=source, before=before)
     return current

@@ -89,13 +89,7 @@ def open_postmortem(
             lessons=lessons.strip(),
             author=by,
         )
-        audit.record(
-            actor=by,
-            action=AuditAction.CREATE,
-            source=source,
-            obj=postmortem,
-            after=audit.snapshot(postmortem),
-        )
+        audit.record_saved(postmortem, actor=by, source=source)
     return postmortem
 
 
@@ -122,14 +116,7 @@ def update_postmortem(
             setattr(current, key, values[key])
         current.updated_at = timezone.now()
         current.save(update_fields=[*changed, "updated_at"])
-        audit.record(
-            actor=by,
-            action=AuditAction.UPDATE,
-            source=source,
-            obj=current,
-            before=before,
-            after=audit.snapshot(current),
-        )
+        audit.record_saved(current, actor=by, source=source, before=before)
     return current
 
 

@@ -12,28 +12,16 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.urls import path
 from django.utils import translation
-from ninja import NinjaAPI
 
 from branchops.core import calendar_rules, calendars
-from branchops.core.api import BearerOrSession, BearerToken
-from branchops.core.api import api as product_api
-from branchops.core.api_calendars import router
 from branchops.core.calendar_rules import DayRule
 from branchops.core.choices import ChangeSource, Role
 from branchops.core.forms_calendars import CalendarForm
 from branchops.core.models import AuditEvent, BusinessCalendar, CalendarDay
 from branchops.core.testing import ApiClient, make_user
 
-test_api = NinjaAPI(
-    auth=[BearerToken(), BearerOrSession()], urls_namespace="calendar-tests", docs_url=None
-)
-test_api._exception_handlers = product_api._exception_handlers
-test_api.add_router("/", router())
-urlpatterns = [path("api/v1/", test_api.urls)]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 D = dt.date
 SPRING = DayRule(D(2027, 2, 6), D(2027, 2, 13), "holiday", "春节")

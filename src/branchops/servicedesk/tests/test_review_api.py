@@ -13,35 +13,15 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.urls import include, path
 from django.utils import timezone
-from ninja import NinjaAPI
 
-from branchops.core.api import BearerOrSession, BearerToken
-from branchops.core.api import api as product_api
 from branchops.core.choices import Role
 from branchops.core.testing import ApiClient, make_device, make_site, make_user
-from branchops.servicedesk import api as servicedesk_api
 from branchops.servicedesk import knowledge, review
 from branchops.servicedesk.models import CorrectiveAction, KnowledgeArticle, Problem
 from branchops.servicedesk.tests.support import make_ticket
 
-test_api = NinjaAPI(
-    auth=[BearerToken(), BearerOrSession()],
-    urls_namespace="review-tests",
-    docs_url=None,
-    openapi_url="/openapi.json",
-)
-test_api._exception_handlers = product_api._exception_handlers
-test_api.add_router("/", servicedesk_api.router())
-urlpatterns = [
-    path("api/v1/", test_api.urls),
-    # The timeline links to the ticket and alert pages.
-    path("servicedesk/", include("branchops.servicedesk.urls")),
-    path("alerts/", include("branchops.alerts.urls")),
-]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 TOMORROW = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
 

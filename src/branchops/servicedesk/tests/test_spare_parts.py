@@ -1,39 +1,21 @@
 """Spare-part requests: asking (and optionally pausing the ticket, all or nothing), the
-enforced status machine, the notes on the ticket's timeline, and the API.
-
-This module is also the URLconf of its API tests (``pytest.mark.urls``), like test_api.py.
-"""
+enforced status machine, the notes on the ticket's timeline, and the API."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from django.urls import path
-from ninja import NinjaAPI
 
-from branchops.core.api import BearerOrSession, BearerToken
-from branchops.core.api import api as product_api
 from branchops.core.choices import Role
 from branchops.core.models import User
 from branchops.core.testing import ApiClient, make_site, make_user
-from branchops.servicedesk import api as servicedesk_api
 from branchops.servicedesk import services, sla, spare_parts
 from branchops.servicedesk.models import SparePartRequest, Ticket
 from branchops.servicedesk.services import Refused
 from branchops.servicedesk.tests.support import engineer, make_group, make_ticket
 
-test_api = NinjaAPI(
-    auth=[BearerToken(), BearerOrSession()],
-    urls_namespace="spare-part-tests",
-    docs_url=None,
-    openapi_url="/openapi.json",
-)
-test_api._exception_handlers = product_api._exception_handlers
-test_api.add_router("/", servicedesk_api.router())
-urlpatterns = [path("api/v1/", test_api.urls)]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 
 def in_progress() -> tuple[Ticket, User]:
