@@ -243,31 +243,6 @@ def check_reportable(now: dt.datetime, tickets: Iterable[Ticket] | None = None) 
     return changed
 
 
-def desk_minute(now: dt.datetime) -> tuple[int, int]:
-    """The service desk's periodic work: SLA crossings (breaches raise alerts), breach
-    alerts of finished tickets resolved, then reportable incidents.
-
-    Each part runs on its own, so a failure in one does not stop the other.
-    """
-    from branchops.servicedesk import sla_escalation
-    from branchops.servicedesk.services import note_sla_crossings
-
-    noted = reportable = 0
-    try:
-        noted = note_sla_crossings(now)
-    except Exception:
-        log.exception("SLA crossings not noted; will retry")
-    try:
-        sla_escalation.settle(now)
-    except Exception:
-        log.exception("SLA breach alerts not settled; will retry")
-    try:
-        reportable = check_reportable(now)
-    except Exception:
-        log.exception("reportable incidents not checked; will retry")
-    return noted, reportable
-
-
 # ---- the hook: every ticket event ------------------------------------------------------------
 
 

@@ -195,7 +195,7 @@ class Engine:
     async def _desk(self) -> None:
         # Clocks and outages grow while nobody writes: note SLA crossings and find
         # incidents that became reportable (each part logs its own failure).
-        from branchops.servicedesk.reportable import desk_minute
+        from branchops.servicedesk.periodic import desk_minute
 
         await in_thread(desk_minute, timezone.now())
 

@@ -1,5 +1,5 @@
 """The engine's minute for the service desk: SLA crossings and reportable incidents are
-found while nobody touches the tickets (``branchops engine`` runs ``desk_minute``)."""
+found while nobody touches the tickets (``branchops engine`` runs ``periodic.desk_minute``)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from branchops.core.choices import Role
 from branchops.core.testing import make_user
-from branchops.servicedesk import reportable, services
+from branchops.servicedesk import periodic, reportable, services
 from branchops.servicedesk.choices import EventKind
 from branchops.servicedesk.models import RegulatoryRule, ReportableIncident, TicketEvent
 from branchops.servicedesk.tests.reportable_support import (
@@ -183,7 +183,7 @@ def test_a_failing_check_never_costs_the_change_to_the_ticket(monkeypatch: Any) 
 
 def test_the_desk_minute_notes_sla_crossings_and_reportable_incidents() -> None:
     ticket = outage("online-trading", minutes_ago=4)
-    noted, found = reportable.desk_minute(timezone.now() + 2 * MIN)
+    noted, found = periodic.desk_minute(timezone.now() + 2 * MIN)
     assert found == 1
     assert grade_of(ticket) == "large"
     assert noted >= 0

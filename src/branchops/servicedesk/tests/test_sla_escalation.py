@@ -16,7 +16,7 @@ from branchops.alerts.tests.support import Clock, estate, pipeline
 from branchops.cmdb.models import Site
 from branchops.core.choices import Role
 from branchops.core.testing import make_user
-from branchops.servicedesk import alert_tickets, reportable, services
+from branchops.servicedesk import alert_tickets, periodic, services
 from branchops.servicedesk.tests.support import make_ticket
 
 pytestmark = pytest.mark.django_db
@@ -51,11 +51,11 @@ def test_a_breached_clock_becomes_an_alert_that_resolves_with_the_ticket() -> No
     engineer = make_user(Role.OPS_ENGINEER)
     services.assign(ticket, group=None, assignee=engineer, by=engineer)
     services.move(ticket, "in_progress", by=engineer)
-    reportable.desk_minute(timezone.now())  # still open: the alert stays
+    periodic.desk_minute(timezone.now())  # still open: the alert stays
     alerts.process()
     assert breach_alerts()[0].status == AlertStatus.FIRING
     services.move(ticket, "resolved", by=engineer, note="replaced the PSU")
-    reportable.desk_minute(timezone.now())
+    periodic.desk_minute(timezone.now())
     alerts.process()
     assert breach_alerts()[0].status == AlertStatus.RESOLVED
 
