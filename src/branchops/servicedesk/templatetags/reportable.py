@@ -11,6 +11,7 @@ from django.utils.safestring import SafeString
 
 from branchops.core.models import User
 from branchops.servicedesk import reportable
+from branchops.servicedesk.badges import choice_badge
 from branchops.servicedesk.models import ReportableIncident, Ticket
 from branchops.servicedesk.reportable import Timer
 from branchops.servicedesk.reportable_choices import IncidentGrade, TimerState
@@ -35,12 +36,7 @@ GRADE_CSS = {
 
 @register.simple_tag
 def grade_badge(grade: str) -> SafeString:
-    return format_html(
-        '<span class="badge {}" data-bo-grade="{}">{}</span>',
-        GRADE_CSS.get(IncidentGrade(grade), "bg-secondary-lt"),
-        grade,
-        IncidentGrade(grade).label,
-    )
+    return choice_badge(IncidentGrade, grade, GRADE_CSS, "grade")
 
 
 @register.simple_tag

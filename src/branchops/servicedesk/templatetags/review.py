@@ -4,10 +4,10 @@ knowledge articles suggested for a ticket (its page and the new-ticket form)."""
 from __future__ import annotations
 
 from django import template
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from branchops.servicedesk import knowledge
+from branchops.servicedesk.badges import choice_badge
 from branchops.servicedesk.review_choices import ActionKind, ActionStatus, ProblemStatus
 
 register = template.Library()
@@ -29,22 +29,12 @@ ACTION_CSS = {
 
 @register.simple_tag
 def problem_status_badge(status: str) -> SafeString:
-    return format_html(
-        '<span class="badge {}" data-bo-problem-status="{}">{}</span>',
-        PROBLEM_CSS.get(ProblemStatus(status), ""),
-        status,
-        ProblemStatus(status).label,
-    )
+    return choice_badge(ProblemStatus, status, PROBLEM_CSS, "problem-status")
 
 
 @register.simple_tag
 def action_status_badge(status: str) -> SafeString:
-    return format_html(
-        '<span class="badge {}" data-bo-action-status="{}">{}</span>',
-        ACTION_CSS.get(ActionStatus(status), ""),
-        status,
-        ActionStatus(status).label,
-    )
+    return choice_badge(ActionStatus, status, ACTION_CSS, "action-status")
 
 
 @register.filter

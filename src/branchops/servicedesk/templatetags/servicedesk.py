@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from branchops.core.models import User
 from branchops.core.permissions import Action, Area, can, is_site_scoped
 from branchops.monitoring.templatetags.checks import duration
+from branchops.servicedesk.badges import choice_badge
 from branchops.servicedesk.choices import ClockKind, ClockState, EventKind, Priority, TicketStatus
 from branchops.servicedesk.sla import Clock
 
@@ -80,12 +81,7 @@ def priority_badge(priority: int | None) -> SafeString:
 
 @register.simple_tag
 def ticket_status_badge(status: str) -> SafeString:
-    return format_html(
-        '<span class="badge {}" data-bo-status="{}">{}</span>',
-        STATUS_CSS.get(TicketStatus(status), "bg-secondary-lt"),
-        status,
-        TicketStatus(status).label,
-    )
+    return choice_badge(TicketStatus, status, STATUS_CSS, "status")
 
 
 def clock_look(clock: Clock) -> str:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from branchops.core.models import User
 from branchops.monitoring.templatetags.checks import duration
+from branchops.servicedesk.badges import choice_badge
 from branchops.servicedesk.choices import SparePartStatus, SparePartUrgency
 
 register = template.Library()
@@ -62,13 +63,7 @@ def from_iso(value: str | None) -> dt.datetime | None:
 
 @register.simple_tag
 def part_status_badge(status: str) -> SafeString:
-    label = SparePartStatus(status).label if status in SparePartStatus.values else status
-    return format_html(
-        '<span class="badge {}" data-bo-part-status="{}">{}</span>',
-        PART_CSS.get(status, "bg-secondary-lt"),  # type: ignore[call-overload]
-        status,
-        label,
-    )
+    return choice_badge(SparePartStatus, status, PART_CSS, "part-status")
 
 
 @register.simple_tag
